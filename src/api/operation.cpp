@@ -6,6 +6,8 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -31,7 +33,10 @@ void spawn_operation(const Executor& executor, OperationBody body, ResponseHandl
       asio::post(strand, [signal, type] { signal->emit(type); });
     });
   }
-  auto handler_ex = asio::get_associated_executor(handler, executor);
+  // Outstanding work on the handler's executor while the operation runs, as Asio's own
+  // composed operations do: an io_context that only waits for this completion keeps running.
+  auto handler_ex = asio::prefer(asio::get_associated_executor(handler, executor),
+                                 asio::execution::outstanding_work.tracked);
   auto on_done = [signal, user_slot, handler_ex, handler = std::move(handler)](
                      std::exception_ptr error, Response response) mutable {
     asio::dispatch(handler_ex, [signal, user_slot, handler = std::move(handler), error,

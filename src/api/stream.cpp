@@ -3,7 +3,9 @@
 #include <future>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "api/sync_guard.hpp"
@@ -72,7 +74,8 @@ void StreamState::post_completion(EventHandler handler, asio::cancellation_slot 
                                   Result result) {
   // Never completes inside the initiating call: post to the stream's executor, then dispatch to
   // the handler's own executor.
-  auto ex = asio::get_associated_executor(handler, executor_);
+  auto ex = asio::prefer(asio::get_associated_executor(handler, executor_),
+                         asio::execution::outstanding_work.tracked);
   asio::post(executor_, [ex, handler = std::move(handler), slot,
                          result = std::move(result)]() mutable {
     asio::dispatch(ex, [handler = std::move(handler), slot, result = std::move(result)]() mutable {
@@ -89,6 +92,7 @@ void StreamState::wake_waiter(std::unique_lock<std::mutex>& lock) {
   if (!result) return;
   EventHandler handler = std::move(*waiter_);
   waiter_.reset();
+  waiter_work_ = {};  // post_completion tracks work from here on
   auto slot = std::exchange(waiter_slot_, {});
   lock.unlock();
   post_completion(std::move(handler), slot, std::move(*result));
@@ -110,6 +114,8 @@ void StreamState::next(EventHandler handler) {
     return;
   }
   auto slot = asio::get_associated_cancellation_slot(handler);
+  waiter_work_ = asio::prefer(asio::get_associated_executor(handler, executor_),
+                              asio::execution::outstanding_work.tracked);
   waiter_.emplace(std::move(handler));
   if (slot.is_connected()) {
     waiter_slot_ = slot;

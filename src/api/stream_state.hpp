@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
 #include <llmux/provider.hpp>
@@ -49,6 +50,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   Response partial_;  // what the events so far add up to, for the error of a cancelled stream
   std::optional<EventHandler> waiter_;
   asio::cancellation_slot waiter_slot_;
+  asio::any_completion_executor waiter_work_;  // keeps the waiter's executor from running dry
   UpstreamCancel upstream_cancel_;
 };
 

@@ -1,0 +1,23 @@
+// `llmux` subcommands. Each add_*_command registers one subcommand on the app; its callback
+// does the work, writes results to stdout, and reports failure by throwing (llmux::Error, or
+// CliError for usage problems). main() turns any exception into one line on stderr and a
+// non-zero exit code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace llmux::cli {
+
+// A usage error found after parsing (bad file, conflicting options): exit code 2.
+class CliError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+void add_generate_command(CLI::App& app);
+void add_providers_command(CLI::App& app);
+
+}  // namespace llmux::cli
