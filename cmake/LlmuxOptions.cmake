@@ -18,6 +18,8 @@ if(LLMUX_SANITIZE)
   target_compile_options(llmux_options INTERFACE
     -fsanitize=${LLMUX_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(llmux_options INTERFACE -fsanitize=${LLMUX_SANITIZE})
+  # Lets timing-sensitive tests widen their bounds for the slower instrumented code.
+  target_compile_definitions(llmux_options INTERFACE LLMUX_SANITIZED=1)
 endif()
 
 # llmux_target_pch(target header...) — precompiled headers when enabled.
