@@ -20,10 +20,29 @@ Value missing_attr(const Value& obj, const std::string& name) {
 
 void require_defined(const Interpreter& in, const Value& v) {
   if (v.is_undefined()) {
-    const std::string& hint = v.as_undefined().hint;
-    in.error("UndefinedError", hint.empty() ? "value is undefined" : hint);
+    const Undefined& u = v.as_undefined();
+    in.error(u.unsafe ? "SecurityError" : "UndefinedError",
+             u.hint.empty() ? "value is undefined" : u.hint);
   }
 }
+
+namespace {
+
+// Methods that would mutate a list or dict: the immutable sandbox refuses them.
+bool is_mutating_method(const Value& obj, const std::string& name) {
+  static const char* const kList[] = {"append", "extend", "insert", "pop", "remove", "clear",
+                                      "sort", "reverse"};
+  static const char* const kDict[] = {"pop", "popitem", "clear", "update", "setdefault"};
+  auto in = [&](const auto& names) {
+    for (const char* n : names) {
+      if (name == n) return true;
+    }
+    return false;
+  };
+  return (obj.is_list() && in(kList)) || (obj.is_dict() && in(kDict));
+}
+
+}  // namespace
 
 // Jinja2's sandboxed getattr: the Python attribute (a method) first, then the item.
 Value get_attr(const Value& obj, const std::string& name) {
@@ -34,6 +53,12 @@ Value get_attr(const Value& obj, const std::string& name) {
   if (!name.empty() && name[0] == '_') return missing_attr(obj, name);
   Value method = bound_method(obj, name);
   if (!method.is_undefined()) return method;
+  if (is_mutating_method(obj, name)) {
+    Undefined u{"access to attribute '" + name + "' of '" + std::string(obj.type_name()) +
+                "' object is unsafe."};
+    u.unsafe = true;
+    return Value(std::move(u));
+  }
   if (obj.is_dict()) {
     if (const Value* v = obj.as_dict().find(name)) return *v;
   }
@@ -149,7 +174,7 @@ Value float_arith(Interpreter& in, const std::string& op, double x, double y) {
   if (op == "-") return Value(x - y);
   if (op == "*") return Value(x * y);
   if (op == "/") {
-    if (y == 0.0) in.error("ZeroDivisionError", "float division by zero");
+    if (y == 0.0) in.error("ZeroDivisionError", "division by zero");
     return Value(x / y);
   }
   if (op == "//" || op == "%") {

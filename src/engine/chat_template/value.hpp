@@ -26,6 +26,7 @@ class Interpreter;
 
 struct Undefined {
   std::string hint;  // what was looked up, for error messages ("'x' is undefined")
+  bool unsafe = false;  // a refused attribute: using it raises SecurityError
 };
 struct None {};
 

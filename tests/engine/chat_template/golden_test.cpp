@@ -1,0 +1,85 @@
+// Extra golden cases (tests/data/chat_templates/golden_cases.json, written by make_goldens.py
+// with the reference Jinja2 configured as transformers): whitespace control, expressions,
+// statements, filters, tests, methods, globals and errors. Outputs must match byte-for-byte;
+// errors must have the same kind, and the same message except for syntax errors (whose wording
+// differs from Jinja2's).
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "engine/chat_template/chat_template.hpp"
+
+namespace ct = llmux::engine::chat_template;
+namespace json = boost::json;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << path;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::tm fixed_time() {
+  std::tm tm{};
+  tm.tm_year = 2024 - 1900;
+  tm.tm_mon = 6;
+  tm.tm_mday = 26;
+  tm.tm_hour = 12;
+  tm.tm_wday = 5;
+  tm.tm_yday = 207;
+  return tm;
+}
+
+class GoldenCases : public ::testing::TestWithParam<std::size_t> {
+ public:
+  static const json::array& cases() {
+    static const json::value doc = json::parse(
+        read_file(std::string(LLMUX_TEST_DATA_DIR) + "/chat_templates/golden_cases.json"));
+    return doc.at("cases").as_array();
+  }
+};
+
+TEST_P(GoldenCases, MatchesReferenceJinja2) {
+  const auto& c = cases().at(GetParam()).as_object();
+  SCOPED_TRACE(std::string(c.at("name").as_string()));
+  const std::string source(c.at("template").as_string());
+  json::object vars = c.at("vars").as_object();
+  std::string messages = "[]";
+  if (const auto* m = vars.if_contains("messages")) messages = json::serialize(*m);
+  ct::RenderOptions opts;
+  opts.extra_variables_json = json::serialize(vars);
+  opts.clock = fixed_time;
+  std::string out;
+  std::string error;
+  try {
+    const ct::ChatTemplate tpl(source);
+    out = tpl.render_json(messages, "", opts);
+  } catch (const ct::TemplateError& e) {
+    error = e.python_form();
+  }
+  if (const auto* expected = c.if_contains("expected")) {
+    EXPECT_EQ(error, "");
+    EXPECT_EQ(out, std::string(expected->as_string()));
+  } else {
+    const std::string want(c.at("error").as_string());
+    ASSERT_NE(error, "") << "expected " << want << ", got output " << out;
+    const std::string kind = want.substr(0, want.find(':'));
+    EXPECT_EQ(error.substr(0, error.find(':')), kind);
+    if (kind != "TemplateSyntaxError") EXPECT_EQ(error, want);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, GoldenCases, ::testing::Range<std::size_t>(0, 111),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) {
+                           return std::string(
+                               GoldenCases::cases().at(info.param).at("name").as_string());
+                         });
+
+TEST(GoldenCasesFile, HasEveryCase) { EXPECT_EQ(GoldenCases::cases().size(), 111u); }
+
+}  // namespace
