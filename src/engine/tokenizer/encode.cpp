@@ -22,12 +22,20 @@ struct Fragment {
 void Tokenizer::encode_fragment(std::string_view text, bool after_special,
                                 std::vector<TokenId>& out) const {
   if (kind_ == Kind::spm) {
+    if (remove_extra_whitespaces_) {
+      while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+      while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+      if (text.empty()) return;
+    }
     std::string s;
     s.reserve(text.size() + text.size() / 2 + 3);
     if (add_space_prefix_ && after_special) s.append(kSpmSpace);
-    for (char c : text) {
-      if (c == ' ') s.append(kSpmSpace);
-      else s.push_back(c);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != ' ') {
+        s.push_back(text[i]);
+      } else if (!(remove_extra_whitespaces_ && i > 0 && text[i - 1] == ' ')) {
+        s.append(kSpmSpace);
+      }
     }
     spm_encode(vocab_, s, unk_.value_or(-1), out);
     return;

@@ -65,6 +65,7 @@ Tokenizer::Tokenizer(const gguf::TokenizerMetadata& meta) : impl_(std::make_uniq
       }
     }
     add_space_prefix_ = meta.add_space_prefix.value_or(true);
+    remove_extra_whitespaces_ = meta.remove_extra_whitespaces.value_or(false);
     add_bos_ = meta.add_bos.value_or(true);
     auto default_id = [&](std::optional<TokenId> v, TokenId d) -> std::optional<TokenId> {
       if (v) return v;

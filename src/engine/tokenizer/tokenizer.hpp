@@ -13,6 +13,8 @@
 //   as in Hugging Face and llama.cpp.
 // - add_special adds BOS/EOS as the metadata says (add_bos_token / add_eos_token, with
 //   llama.cpp's defaults when absent); BOS is not added when the text already starts with it.
+// - SPM honours tokenizer.ggml.remove_extra_whitespaces (SentencePiece's normalizer option:
+//   leading and trailing spaces dropped, runs of spaces collapsed to one) when it is set.
 // - A Tokenizer is immutable after construction; all methods are safe to call concurrently.
 #pragma once
 
@@ -89,6 +91,7 @@ class Tokenizer {
   bool ignore_merges_ = false;
   bool nfc_ = false;
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false;
+  bool remove_extra_whitespaces_ = false;  // SPM: SentencePiece's whitespace collapsing
   std::optional<TokenId> bos_, eos_, eot_, unk_;
   std::vector<TokenId> eog_;
   std::unique_ptr<Impl> impl_;  // pre-tokenizer, byte map, special-token matcher
