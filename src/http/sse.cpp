@@ -201,7 +201,9 @@ void SseDecoder::dispatch(std::vector<SseEvent>& out) {
 }
 
 bool SseDecoder::finish() {
-  const bool pending = failed_ || !line_.empty() || block_pending_;
+  // A stream holding nothing but its byte order mark is complete, not truncated.
+  const bool only_bom = at_stream_start_ && line_ == kBom;
+  const bool pending = failed_ || (!line_.empty() && !only_bom) || block_pending_;
   line_.clear();
   skip_lf_ = false;
   at_stream_start_ = true;

@@ -226,6 +226,8 @@ TEST(SseDecoder, FinishDiscardsAndReportsAPartialEvent) {
   EXPECT_TRUE(decode("data: a\r").truncated) << "the CR ends the line: data pending";
   EXPECT_FALSE(decode("data: a\r\r").truncated);
   EXPECT_FALSE(decode("").truncated);
+  EXPECT_FALSE(decode("\xEF\xBB\xBF").truncated) << "a lone BOM is an empty stream";
+  EXPECT_TRUE(decode("\xEF\xBB").truncated) << "a partial BOM is a partial line";
 }
 
 TEST(SseDecoder, FinishStartsANewStreamKeepingLastEventId) {
