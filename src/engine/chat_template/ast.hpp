@@ -90,6 +90,7 @@ struct Node {
   Body else_body;
   std::vector<MacroParam> params;
   std::vector<std::pair<Target, ExprPtr>> assignments;  // with
+  bool uses_loop = true;  // for_: whether the body can read `loop` (else it is not built)
 };
 
 // The placeholder expression a set_block/filter_block filter chain is applied to.

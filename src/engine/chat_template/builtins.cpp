@@ -92,7 +92,8 @@ Value string_method(const std::string& s, const std::string& name, Interpreter& 
   if (name == "replace") {
     const std::string out = text::replace(s, string_arg(in, a, 0, "old", "replace"),
                                           string_arg(in, a, 1, "new", "replace"),
-                                          int_arg(in, a, 2, "count", -1));
+                                          int_arg(in, a, 2, "count", -1),
+                                          in.limits().max_output_bytes);
     in.check_size(out.size());
     return Value(out);
   }

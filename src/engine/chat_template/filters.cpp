@@ -429,7 +429,8 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
     if (!old_v || !new_v) in.error("TypeError", "replace needs old and new");
     const Value* count = arg(a, 2, "count");
     std::string out = text::replace(to_str(v), to_str(*old_v), to_str(*new_v),
-                                    count && count->is_int() ? count->as_int() : -1);
+                                    count && count->is_int() ? count->as_int() : -1,
+                                    in.limits().max_output_bytes);
     in.check_size(out.size());
     return Value(std::move(out));
   }

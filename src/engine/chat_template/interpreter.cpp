@@ -122,7 +122,18 @@ void Interpreter::exec_if(const Node& node, const FramePtr& frame, std::string& 
 
 namespace {
 
-Value loop_object(const std::vector<Value>& items, std::size_t i) {
+// loop.cycle(...) of one loop; it reads the loop's current index.
+Value make_cycle(std::shared_ptr<const std::size_t> index) {
+  auto cycle = std::make_shared<Callable>();
+  cycle->name = "cycle";
+  cycle->fn = [index = std::move(index)](Interpreter& in, CallArgs& args) -> Value {
+    if (args.positional.empty()) in.error("TypeError", "no items for cycling given");
+    return args.positional[*index % args.positional.size()];
+  };
+  return Value(CallablePtr(std::move(cycle)));
+}
+
+Value loop_object(const std::vector<Value>& items, std::size_t i, const Value& cycle) {
   const auto n = static_cast<std::int64_t>(items.size());
   const auto k = static_cast<std::int64_t>(i);
   Dict d;
@@ -141,41 +152,48 @@ Value loop_object(const std::vector<Value>& items, std::size_t i) {
   d.items.emplace_back("nextitem", i + 1 < items.size()
                                        ? items[i + 1]
                                        : Value::undefined("there is no next item"));
-  auto cycle = std::make_shared<Callable>();
-  cycle->name = "cycle";
-  cycle->fn = [k](Interpreter& in, CallArgs& args) -> Value {
-    if (args.positional.empty()) in.error("TypeError", "no items for cycling given");
-    return args.positional[static_cast<std::size_t>(k) % args.positional.size()];
-  };
-  d.items.emplace_back("cycle", Value(CallablePtr(std::move(cycle))));
+  d.items.emplace_back("cycle", cycle);
   return Value::dict(std::move(d));
 }
 
 }  // namespace
 
 void Interpreter::exec_for(const Node& node, const FramePtr& frame, std::string& out) {
-  std::vector<Value> items = iterate(*this, eval(*node.expr, frame));
+  const Value iterable = eval(*node.expr, frame);
+  std::vector<Value> storage;
+  const std::vector<Value>* items = &storage;
+  if (iterable.is_list() && !node.filter) {
+    items = &iterable.as_list().items;  // no copy: the list is immutable and kept alive
+  } else {
+    storage = iterate(*this, iterable);
+  }
   if (node.filter) {
     std::vector<Value> kept;
-    for (Value& item : items) {
+    for (Value& item : storage) {
       step();
       auto probe = std::make_shared<Frame>();
       probe->parent = frame;
       assign(node.target, item, probe);
       if (truthy(eval(*node.filter, probe))) kept.push_back(std::move(item));
     }
-    items = std::move(kept);
+    storage = std::move(kept);
   }
-  if (items.empty()) {
+  if (items->empty()) {
     exec_body(node.else_body, frame, out);
     return;
   }
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  auto index = std::make_shared<std::size_t>(0);
+  const Value cycle = make_cycle(index);
+  for (std::size_t i = 0; i < items->size(); ++i) {
     step();
+    *index = i;
     auto iteration = std::make_shared<Frame>();
     iteration->parent = frame;
-    iteration->vars.items.emplace_back("loop", loop_object(items, i));
-    assign(node.target, items[i], iteration);
+    if (node.uses_loop) {
+      iteration->vars.items.reserve(2);
+      iteration->vars.items.emplace_back("loop", loop_object(*items, i, cycle));
+    }
+    assign(node.target, (*items)[i], iteration);
     if (exec_body(node.body, iteration, out) == Flow::break_) break;
   }
 }

@@ -22,7 +22,7 @@ namespace llmux::engine::chat_template {
 
 struct Limits {
   std::size_t max_output_bytes = std::size_t{64} << 20;  // also bounds every string built
-  std::uint64_t max_steps = 20'000'000;                  // expression/statement evaluations
+  std::uint64_t max_steps = 5'000'000;                   // expression/statement evaluations
   int max_call_depth = 200;                              // nested macro/caller calls
   std::int64_t max_range = 100'000;                      // Jinja2 sandbox's MAX_RANGE
 };

@@ -205,16 +205,19 @@ Value float_arith(Interpreter& in, const std::string& op, double x, double y) {
 
 Value repeat(Interpreter& in, const Value& seq, std::int64_t n) {
   if (n <= 0) return seq.is_string() ? Value(std::string()) : Value::list({}, seq.as_list().tuple);
+  const std::size_t unit = seq.is_string() ? seq.as_string().size()
+                                           : seq.as_list().items.size() * sizeof(Value);
+  if (unit != 0 && static_cast<std::uint64_t>(n) > in.limits().max_output_bytes / unit) {
+    in.check_size(in.limits().max_output_bytes + 1);
+  }
   if (seq.is_string()) {
     const std::string& s = seq.as_string();
-    in.check_size(s.size() * static_cast<std::size_t>(n));
     std::string out;
     out.reserve(s.size() * static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) out += s;
     return Value(std::move(out));
   }
   const auto& items = seq.as_list().items;
-  in.check_size(items.size() * static_cast<std::size_t>(n) * sizeof(Value));
   std::vector<Value> out;
   for (std::int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
   return Value::list(std::move(out), seq.as_list().tuple);

@@ -9,6 +9,43 @@ namespace llmux::engine::chat_template {
 
 namespace {
 
+bool mentions_loop(const Expr* e) {
+  if (!e) return false;
+  if (e->kind == Expr::Kind::name && e->name == "loop") return true;
+  for (const auto& a : e->args) {
+    if (mentions_loop(a.get())) return true;
+  }
+  for (const auto& [k, v] : e->kwargs) {
+    if (mentions_loop(v.get())) return true;
+  }
+  for (const auto& [k, v] : e->pairs) {
+    if (mentions_loop(k.get()) || mentions_loop(v.get())) return true;
+  }
+  return false;
+}
+
+// Whether any expression under `body` names `loop` (nested loops included: conservative).
+bool mentions_loop(const Body& body) {
+  for (const NodePtr& n : body) {
+    if (mentions_loop(n->expr.get()) || mentions_loop(n->filter.get())) return true;
+    for (const auto& c : n->conditions) {
+      if (mentions_loop(c.get())) return true;
+    }
+    for (const auto& b : n->bodies) {
+      if (mentions_loop(b)) return true;
+    }
+    for (const auto& p : n->params) {
+      if (mentions_loop(p.default_value.get())) return true;
+    }
+    for (const auto& [t, e] : n->assignments) {
+      if (mentions_loop(e.get())) return true;
+    }
+    if (n->target.names.size() == 1 && n->target.names[0] == "loop") return true;
+    if (mentions_loop(n->body) || mentions_loop(n->else_body)) return true;
+  }
+  return false;
+}
+
 class Parser {
  public:
   explicit Parser(std::vector<Token> tokens) : toks_(std::move(tokens)) {}
@@ -246,6 +283,7 @@ NodePtr Parser::parse_for(int line) {
     n->else_body = parse_body({"endfor"}, &which);
   }
   expect_block_end();
+  n->uses_loop = mentions_loop(n->body);
   return n;
 }
 

@@ -4,6 +4,8 @@
 
 #include <utf8proc.h>
 
+#include "engine/chat_template/template_error.hpp"
+
 namespace llmux::engine::chat_template::text {
 
 char32_t decode(std::string_view s, std::size_t& pos) {
@@ -244,8 +246,18 @@ std::vector<std::string> splitlines(std::string_view s) {
 }
 
 std::string replace(std::string_view s, std::string_view from, std::string_view to,
-                    std::int64_t count) {
+                    std::int64_t count, std::size_t max_bytes) {
+  // Size the result first so a hostile replace never allocates past the limit.
+  std::int64_t n = from.empty() ? static_cast<std::int64_t>(length(s)) + 1 : text::count(s, from);
+  if (count >= 0) n = std::min(n, count);
+  const long double size = static_cast<long double>(s.size()) +
+                           static_cast<long double>(n) * (static_cast<long double>(to.size()) -
+                                                          static_cast<long double>(from.size()));
+  if (size > static_cast<long double>(max_bytes)) {
+    fail("SecurityError", "string exceeds " + std::to_string(max_bytes) + " bytes (sandbox limit)");
+  }
   std::string out;
+  out.reserve(static_cast<std::size_t>(size));
   if (from.empty()) {
     // Python inserts `to` around every code point.
     const auto cps = code_points(s);

@@ -31,8 +31,9 @@ std::vector<std::string> split(std::string_view s, const std::optional<std::stri
 std::vector<std::string> rsplit(std::string_view s, const std::optional<std::string>& sep,
                                 std::int64_t maxsplit);
 std::vector<std::string> splitlines(std::string_view s);
+// str.replace; throws TemplateError("SecurityError") if the result would exceed max_bytes.
 std::string replace(std::string_view s, std::string_view from, std::string_view to,
-                    std::int64_t count);
+                    std::int64_t count, std::size_t max_bytes);
 std::string upper(std::string_view s);
 std::string lower(std::string_view s);
 std::string title(std::string_view s);

@@ -38,8 +38,9 @@ std::tm fixed_time() {
 class GoldenCases : public ::testing::TestWithParam<std::size_t> {
  public:
   static const json::array& cases() {
-    static const json::value doc = json::parse(
-        read_file(std::string(LLMUX_TEST_DATA_DIR) + "/chat_templates/golden_cases.json"));
+    static const std::string path =
+        std::string(LLMUX_TEST_DATA_DIR).append("/chat_templates/golden_cases.json");
+    static const json::value doc = json::parse(read_file(path));
     return doc.at("cases").as_array();
   }
 };
@@ -70,7 +71,9 @@ TEST_P(GoldenCases, MatchesReferenceJinja2) {
     ASSERT_NE(error, "") << "expected " << want << ", got output " << out;
     const std::string kind = want.substr(0, want.find(':'));
     EXPECT_EQ(error.substr(0, error.find(':')), kind);
-    if (kind != "TemplateSyntaxError") EXPECT_EQ(error, want);
+    if (kind != "TemplateSyntaxError") {
+      EXPECT_EQ(error, want);
+    }
   }
 }
 
