@@ -136,6 +136,18 @@ TEST(NdjsonDecoder, UnterminatedLineOverLimitThrowsBeforeItsEnd) {
   EXPECT_EQ(fed, 8u) << "the 9th byte of the line is refused";
 }
 
+TEST(NdjsonDecoder, ShortStreamSplitIntoThreePiecesAtEveryPairOfPositions) {
+  constexpr std::string_view stream = "{\"a\":\"\xC3\xA9\"}\r\n\r\n \n{}\n\r{\"b\":1}\r";
+  const Lines want = {"{\"a\":\"\xC3\xA9\"}", "{}", "\r{\"b\":1}"};
+  ASSERT_EQ(decode(stream), want);
+  for (std::size_t a = 0; a <= stream.size(); ++a) {
+    for (std::size_t b = a; b <= stream.size(); ++b) {
+      ASSERT_EQ(decode_chunks({stream.substr(0, a), stream.substr(a, b - a), stream.substr(b)}), want)
+          << "cuts at " << a << " and " << b;
+    }
+  }
+}
+
 // An Ollama /api/chat stream: several objects in some reads, CRLF from a proxy, blank lines, a
 // final object without newline.
 constexpr std::string_view kTranscript =

@@ -290,6 +290,32 @@ TEST(SseDecoder, EventDataOverLimitThrows) {
   ASSERT_EQ(events.size(), 1u);
 }
 
+TEST(SseDecoder, NulAndOtherControlBytesInDataAreKept) {
+  using namespace std::string_literals;
+  // WPT eventsource/format-null-character: NUL is an ordinary character in data.
+  EXPECT_EQ(datas(decode("data: a\0b\n\n"s).events), (Strings{"a\0b"s}));
+  EXPECT_EQ(datas(decode("data: \t\x01\x7f\n\n").events), (Strings{"\t\x01\x7f"}));
+}
+
+TEST(SseDecoder, AwkwardStreamSplitIntoThreePiecesAtEveryPairOfPositions) {
+  // BOM, CR/LF/CRLF, a comment block, multi-byte UTF-8 at the cut points, event/id/retry.
+  constexpr std::string_view stream =
+      "\xEF\xBB\xBF:c\r\n\r\nretry: 9\revent: e\r\nid: \xC3\xA9\ndata: \xF0\x9F\x8C\x8D\r"
+      "data\r\n\r\ndata:\xE4\xB8\x96\n\r\n";
+  const std::vector<SseEvent> want = {
+      event("\xF0\x9F\x8C\x8D\n", "e", "\xC3\xA9", milliseconds(9)),
+      event("\xE4\xB8\x96", "message", "\xC3\xA9"),
+  };
+  ASSERT_EQ(decode(stream).events, want);
+  for (std::size_t a = 0; a <= stream.size(); ++a) {
+    for (std::size_t b = a; b <= stream.size(); ++b) {
+      auto r = decode_chunks({stream.substr(0, a), stream.substr(a, b - a), stream.substr(b)});
+      ASSERT_EQ(r.events, want) << "cuts at " << a << " and " << b;
+      ASSERT_FALSE(r.truncated) << "cuts at " << a << " and " << b;
+    }
+  }
+}
+
 // An OpenAI-style chat completion stream with the awkward parts of real servers: comments
 // (OpenRouter's "PROCESSING" keep-alives), CRLF, CR-only and LF-only blocks, a multi-line data
 // field, an `event`/`id`/`retry` block, multi-byte UTF-8 and the closing [DONE].
