@@ -1,6 +1,5 @@
 #include "http/sse.hpp"
 
-#include <cstring>
 #include <limits>
 #include <utility>
 

@@ -16,7 +16,7 @@
 // BOM): the events produced are the same as when the whole stream is fed at once.
 //
 // Plain C++ (no Asio/Beast). Not thread-safe: one decoder per stream, used by one thread at a
-// time. Memory is bounded by the limit given to the constructor (about four times it at most).
+// time. Memory is bounded by a small multiple of the limit given to the constructor.
 #pragma once
 
 #include <chrono>
