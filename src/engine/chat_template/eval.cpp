@@ -8,6 +8,21 @@ namespace llmux::engine::chat_template {
 
 Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
   step();
+  // Expressions nest through macro calls too; bound the C++ recursion they cause.
+  if (++eval_depth_ > limits_.max_eval_depth) {
+    --eval_depth_;
+    line_ = e.line;
+    error("SecurityError", "expressions nested deeper than " +
+                               std::to_string(limits_.max_eval_depth) + " (sandbox limit)");
+  }
+  struct Leave {
+    int& depth;
+    ~Leave() { --depth; }
+  } leave{eval_depth_};
+  return eval_node(e, frame);
+}
+
+Value Interpreter::eval_node(const Expr& e, const FramePtr& frame) {
   switch (e.kind) {
     case Expr::Kind::literal: return e.value;
     case Expr::Kind::name: return eval_name(e, frame);

@@ -23,7 +23,8 @@ namespace llmux::engine::chat_template {
 struct Limits {
   std::size_t max_output_bytes = std::size_t{64} << 20;  // also bounds every string built
   std::uint64_t max_steps = 5'000'000;                   // expression/statement evaluations
-  int max_call_depth = 200;                              // nested macro/caller calls
+  int max_call_depth = 100;                              // nested macro/caller calls
+  int max_eval_depth = 400;                              // nested expression evaluations
   std::int64_t max_range = 100'000;                      // Jinja2 sandbox's MAX_RANGE
 };
 
@@ -76,6 +77,7 @@ class Interpreter {
   Value eval(const Expr& e, const FramePtr& frame);
 
  private:
+  Value eval_node(const Expr& e, const FramePtr& frame);
   Value eval_name(const Expr& e, const FramePtr& frame);
   Value eval_call(const Expr& e, const FramePtr& frame);
   Value eval_filter(const Expr& e, const FramePtr& frame);
@@ -90,6 +92,7 @@ class Interpreter {
   std::vector<NamespacePtr> namespaces_;
   std::uint64_t steps_ = 0;
   int depth_ = 0;
+  int eval_depth_ = 0;
   int line_ = 0;
 };
 
