@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 #include <cfenv>
+#include <cstdio>
+#include <cstdlib>
 
 #include "engine/chat_template/builtins.hpp"
 #include "engine/chat_template/interpreter.hpp"
@@ -252,7 +254,13 @@ Value round_value(Interpreter& in, const Value& v, CallArgs& a) {
   if (method == "floor") return Value(std::floor(x * scale) / scale);
   if (method != "common") in.error("FilterArgumentError", "method must be common, ceil or floor");
   if (v.is_int() || v.is_bool()) return Value(std::int64_t(v.is_bool() ? v.as_bool() : v.as_int()));
-  return Value(std::nearbyint(x * scale) / scale);  // round-half-even, as Python's round()
+  if (precision >= 0 && precision <= 300 && std::isfinite(x)) {
+    // Python's round() rounds the exact binary value half-to-even, as glibc's printf does.
+    char buf[400];
+    std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(precision), x);
+    return Value(std::strtod(buf, nullptr));
+  }
+  return Value(std::nearbyint(x * scale) / scale);
 }
 
 Value indent_text(const Value& v, CallArgs& a) {

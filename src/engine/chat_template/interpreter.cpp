@@ -235,6 +235,7 @@ Value Interpreter::apply_block_filters(const Expr& chain, std::string text,
 Value Interpreter::make_macro(const Node& node, const FramePtr& frame, std::string name) {
   auto c = std::make_shared<Callable>();
   c->name = name;
+  c->macro = true;
   std::weak_ptr<Frame> defined_in = frame;
   const Node* n = &node;
   c->fn = [this, n, defined_in, name](Interpreter&, CallArgs& args) {

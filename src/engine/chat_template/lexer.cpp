@@ -424,6 +424,7 @@ std::string unescape(std::string_view body, int line) {
       case 'r': out += '\r'; break;
       case 't': out += '\t'; break;
       case 'v': out += '\v'; break;
+      case 'N': fail("TemplateSyntaxError", "\\N{name} escapes are not supported", line);
       case 'x': case 'u': case 'U': {
         const int n = c == 'x' ? 2 : c == 'u' ? 4 : 8;
         char32_t cp = 0;

@@ -327,8 +327,16 @@ char32_t to_title(char32_t c) {
 
 }  // namespace
 
+// Python's full case mapping turns U+00DF (sharp s) into "SS"/"Ss"; utf8proc's simple mapping
+// would give U+1E9E. Rewrite it first (the only special case handled, see docs).
+static std::string expand_sharp_s(std::string_view s, const char* with) {
+  return replace(s, "\xC3\x9F", with, -1, static_cast<std::size_t>(-1));
+}
+
 std::string upper(std::string_view s) {
-  return map_code_points(s, [](char32_t c, std::size_t, bool) { return to_upper(c); });
+  const std::string expanded = s.find("\xC3\x9F") == std::string_view::npos ? std::string(s)
+                                                                              : expand_sharp_s(s, "SS");
+  return map_code_points(expanded, [](char32_t c, std::size_t, bool) { return to_upper(c); });
 }
 
 std::string lower(std::string_view s) {

@@ -250,7 +250,9 @@ std::string to_str(const Value& v) {
       }
       return out + "}>";
     }
-    case Value::Kind::callable: return "<function " + v.as_callable().name + ">";
+    case Value::Kind::callable:
+      if (v.as_callable().macro) return "<Macro '" + v.as_callable().name + "'>";
+      return "<function " + v.as_callable().name + ">";
   }
   return {};
 }

@@ -60,6 +60,7 @@ struct CallArgs {
 
 struct Callable {
   std::string name;
+  bool macro = false;  // printed as <Macro 'name'>
   std::function<Value(Interpreter&, CallArgs&)> fn;
 };
 
