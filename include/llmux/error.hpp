@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <llmux/types.hpp>
 
@@ -46,6 +48,8 @@ struct ErrorInfo {
   std::optional<int> http_status;
   std::optional<std::chrono::milliseconds> retry_after;
   std::string body;                          // the raw response body, when there was one
+  std::string request_id;                    // the provider's request id, if sent
+  std::vector<std::pair<std::string, std::string>> rate_limits;  // rate-limit headers
   std::shared_ptr<const Response> partial;   // content and usage received before the failure
 };
 
@@ -61,6 +65,7 @@ class Error : public std::runtime_error {
     return info_.retry_after;
   }
   const std::string& body() const noexcept { return info_.body; }
+  const std::string& request_id() const noexcept { return info_.request_id; }
   // The partial response (content, tool calls, usage so far), or nullptr.
   const Response* partial() const noexcept { return info_.partial.get(); }
   const ErrorInfo& info() const noexcept { return info_; }

@@ -1,7 +1,9 @@
 // Creating providers by name: create_llm(), ProviderConfig and the provider registry.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +17,15 @@ namespace llmux {
 
 class Runtime;
 
+// Deadlines of one request, each optional: connect (DNS, TCP, proxy, TLS), first token
+// (request sent -> first response byte), idle (between streamed chunks), total.
+struct Timeouts {
+  std::optional<std::chrono::milliseconds> connect;
+  std::optional<std::chrono::milliseconds> first_token;
+  std::optional<std::chrono::milliseconds> idle;
+  std::optional<std::chrono::milliseconds> total;
+};
+
 struct ProviderConfig {
   std::string base_url;  // empty: the provider's environment variable, then its default
   std::string api_key;   // empty: the provider's environment variable, if it has one
@@ -25,6 +36,11 @@ struct ProviderConfig {
   std::map<std::string, std::string> options;
   // Whether unset base_url and api_key are read from the provider's environment variables.
   bool use_environment = true;
+  // HTTP providers: deadlines, connections kept per host, TLS trust.
+  Timeouts timeouts;
+  std::size_t max_connections = 256;
+  std::string ca_file;     // PEM bundle trusted in addition to the system store
+  bool verify_tls = true;  // certificate and host name verification
 };
 
 struct ProviderInfo {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -43,6 +44,8 @@ using ResponseSignature = void(std::exception_ptr, Response);
 using ResponseHandler = asio::any_completion_handler<ResponseSignature>;
 using EventSignature = void(std::exception_ptr, std::optional<StreamEvent>);
 using EventHandler = asio::any_completion_handler<EventSignature>;
+using ModelsSignature = void(std::exception_ptr, std::vector<ModelInfo>);
+using ModelsHandler = asio::any_completion_handler<ModelsSignature>;
 
 namespace detail {
 class StreamState;
@@ -154,6 +157,17 @@ class Provider : public std::enable_shared_from_this<Provider> {
   // Starts a streaming request at once and returns its stream.
   Stream async_stream(Request request);
 
+  // The models the provider offers. Completion: void(std::exception_ptr, std::vector<ModelInfo>).
+  template <class Token = asio::default_completion_token_t<Executor>>
+  auto async_list_models(Token&& token = asio::default_completion_token_t<Executor>()) {
+    return asio::async_initiate<Token, ModelsSignature>(
+        [](auto handler, std::shared_ptr<Provider> self) {
+          self->do_list_models(ModelsHandler(std::move(handler)));
+        },
+        token, shared_from_this());
+  }
+  std::vector<ModelInfo> list_models();
+
   // Blocking: runs async_generate and waits. Throws the operation's llmux::Error, or
   // WouldDeadlockError when called on a thread that runs this provider's executor.
   Response generate(Request request);
@@ -167,6 +181,8 @@ class Provider : public std::enable_shared_from_this<Provider> {
   // Streaming: events go to `sink` as they arrive; the handler completes with the final response
   // (as do_generate would give it) or the error. Cancellation comes through the handler's slot.
   virtual void do_stream(Request request, EventSink sink, ResponseHandler handler) = 0;
+  // Model listing; the default completes with InvalidRequestError ("cannot list models").
+  virtual void do_list_models(ModelsHandler handler);
 
  private:
   void start_generate(Request request, ResponseHandler handler);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -146,7 +147,17 @@ struct Response {
   std::string provider;  // the llmux provider name, e.g. "openai"
   Timings timings;
   std::string raw;  // the provider's raw response body (JSON text), when there is one
+  std::string request_id;  // the provider's request id (x-request-id and similar), if sent
+  // Rate-limit headers of the HTTP response (x-ratelimit-*, anthropic-ratelimit-*), as sent.
+  std::vector<std::pair<std::string, std::string>> rate_limits;
   friend bool operator==(const Response&, const Response&) = default;
+};
+
+struct ModelInfo {
+  std::string id;
+  std::string owned_by;
+  std::int64_t created = 0;  // Unix time, 0 when unknown
+  friend bool operator==(const ModelInfo&, const ModelInfo&) = default;
 };
 
 // ---- Stream events -------------------------------------------------------------------------

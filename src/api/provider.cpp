@@ -4,6 +4,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
@@ -35,6 +36,22 @@ Stream Provider::async_stream(Request request) {
             asio::bind_cancellation_slot(signal->slot(),
                                          asio::bind_executor(strand, std::move(on_done))));
   return Stream(std::move(state));
+}
+
+void Provider::do_list_models(ModelsHandler handler) {
+  auto ex = asio::get_associated_executor(handler, executor_);
+  auto error = make_error(errc::invalid_request,
+                          std::string("provider '") + std::string(name()) + "' cannot list models");
+  asio::post(executor_, [ex, error, handler = std::move(handler)]() mutable {
+    asio::dispatch(ex, [error, handler = std::move(handler)]() mutable {
+      std::move(handler)(error, std::vector<ModelInfo>{});
+    });
+  });
+}
+
+std::vector<ModelInfo> Provider::list_models() {
+  detail::throw_if_would_deadlock(executor_, "Provider::list_models");
+  return async_list_models(asio::use_future).get();
 }
 
 Response Provider::generate(Request request) {

@@ -138,6 +138,13 @@ class FakeProvider final : public Provider {
   void do_stream(Request request, EventSink sink, ResponseHandler handler) override {
     start(std::move(request), std::move(sink), std::move(handler));
   }
+  void do_list_models(ModelsHandler handler) override {
+    std::vector<ModelInfo> models{{settings_.model, "llmux", 0}};
+    detail::spawn_operation<std::vector<ModelInfo>>(
+        get_executor(),
+        [models]() -> asio::awaitable<std::vector<ModelInfo>> { co_return models; },
+        std::move(handler));
+  }
 
  private:
   void start(Request request, EventSink sink, ResponseHandler handler) {

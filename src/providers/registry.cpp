@@ -6,6 +6,7 @@
 #include <llmux/runtime.hpp>
 
 #include "providers/fake.hpp"
+#include "providers/openai_compat.hpp"
 
 namespace llmux {
 namespace {
@@ -21,6 +22,7 @@ std::string env_or_empty(const std::string& name) {
 ProviderRegistry ProviderRegistry::builtin() {
   ProviderRegistry r;
   r.add(providers::fake_provider_info());
+  for (auto& info : providers::openai_compatible_provider_infos()) r.add(std::move(info));
   return r;
 }
 

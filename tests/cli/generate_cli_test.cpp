@@ -154,3 +154,28 @@ TEST(ProvidersCli, ListsTheFakeProvider) {
 
 }  // namespace
 }  // namespace llmux
+
+namespace llmux {
+namespace {
+
+TEST(GenerateCli, UnreachableHostAndMalformedUrl) {
+  // A loopback port nobody listens on: connection refused, quickly.
+  auto refused = test::run_cli({"generate", "--provider", "openai-compatible", "--base-url",
+                                "http://127.0.0.1:1/v1", "--model", "m", "hi"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(test::count_lines(refused.err), 1) << refused.err;
+  EXPECT_NE(refused.err.find("connection_error"), std::string::npos) << refused.err;
+
+  auto malformed = test::run_cli({"generate", "--provider", "openai-compatible", "--base-url",
+                                  "ht!tp://x y", "--model", "m", "hi"});
+  EXPECT_NE(malformed.exit_code, 0);
+  EXPECT_EQ(test::count_lines(malformed.err), 1) << malformed.err;
+  EXPECT_NE(malformed.err.find("URL"), std::string::npos) << malformed.err;
+
+  auto keyless = test::run_cli({"generate", "--provider", "openai", "hi"}, {"OPENAI_API_KEY="});
+  EXPECT_EQ(keyless.exit_code, 1);
+  EXPECT_NE(keyless.err.find("OPENAI_API_KEY"), std::string::npos) << keyless.err;
+}
+
+}  // namespace
+}  // namespace llmux
