@@ -139,9 +139,12 @@ TEST(Registry, CustomProvidersAndEnvironmentResolution) {
     seen_key = c.api_key;
     return create_llm("fake", {}, std::move(ex));
   };
+  const std::size_t builtin = registry.list().size();
   registry.add(info);
   ASSERT_NE(registry.find("custom"), nullptr);
-  EXPECT_EQ(registry.list().size(), 2u);
+  EXPECT_EQ(registry.list().size(), builtin + 1);
+  registry.add(info);  // replaces, does not duplicate
+  EXPECT_EQ(registry.list().size(), builtin + 1);
 
   ::unsetenv("LLMUX_TEST_CUSTOM_KEY");
   EXPECT_THROW(registry.create("custom", {}, rt.get_executor()), AuthenticationError);
