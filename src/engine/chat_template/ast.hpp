@@ -90,7 +90,9 @@ struct Node {
   Body else_body;
   std::vector<MacroParam> params;
   std::vector<std::pair<Target, ExprPtr>> assignments;  // with
-  bool uses_loop = true;  // for_: whether the body can read `loop` (else it is not built)
+  bool uses_loop = true;        // for_: whether the body can read `loop` (else it is not built)
+  bool defines_macro = true;    // for_: whether the body defines a macro or caller (which
+                                // keeps a reference to its iteration's scope)
 };
 
 // The placeholder expression a set_block/filter_block filter chain is applied to.

@@ -184,15 +184,19 @@ void Interpreter::exec_for(const Node& node, const FramePtr& frame, std::string&
   }
   auto index = std::make_shared<std::size_t>(0);
   const Value cycle = make_cycle(index);
+  // Each iteration starts from an empty scope. Without macros in the body nothing can keep a
+  // reference to that scope, so one frame is cleared and reused (no allocation per iteration).
+  FramePtr iteration;
   for (std::size_t i = 0; i < items->size(); ++i) {
     step();
     *index = i;
-    auto iteration = std::make_shared<Frame>();
-    iteration->parent = frame;
-    if (node.uses_loop) {
-      iteration->vars.items.reserve(2);
-      iteration->vars.items.emplace_back("loop", loop_object(*items, i, cycle));
+    if (!iteration || node.defines_macro) {
+      iteration = std::make_shared<Frame>();
+      iteration->parent = frame;
+    } else {
+      iteration->vars.items.clear();
     }
+    if (node.uses_loop) iteration->vars.items.emplace_back("loop", loop_object(*items, i, cycle));
     assign(node.target, (*items)[i], iteration);
     if (exec_body(node.body, iteration, out) == Flow::break_) break;
   }

@@ -46,6 +46,17 @@ bool mentions_loop(const Body& body) {
   return false;
 }
 
+bool defines_macro(const Body& body) {
+  for (const NodePtr& n : body) {
+    if (n->kind == Node::Kind::macro || n->kind == Node::Kind::call_block) return true;
+    for (const auto& b : n->bodies) {
+      if (defines_macro(b)) return true;
+    }
+    if (defines_macro(n->body) || defines_macro(n->else_body)) return true;
+  }
+  return false;
+}
+
 class Parser {
  public:
   explicit Parser(std::vector<Token> tokens) : toks_(std::move(tokens)) {}
@@ -284,6 +295,7 @@ NodePtr Parser::parse_for(int line) {
   }
   expect_block_end();
   n->uses_loop = mentions_loop(n->body);
+  n->defines_macro = defines_macro(n->body);
   return n;
 }
 
