@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cfenv>
+#include <initializer_list>
 #include <cstdio>
 #include <cstdlib>
 
@@ -384,10 +385,63 @@ std::int64_t word_count(const std::string& s) {
   return n;
 }
 
+// Keyword arguments each filter accepts (Python raises TypeError for any other).
+void check_keywords(Interpreter& in, const std::string& name, const CallArgs& a) {
+  if (a.keyword.empty()) return;
+  struct Allowed {
+    const char* filter;
+    std::initializer_list<const char*> keywords;
+  };
+  static const Allowed kAllowed[] = {
+      {"tojson", {"ensure_ascii", "indent", "separators", "sort_keys"}},
+      {"trim", {"chars"}},
+      {"default", {"default_value", "boolean"}},
+      {"d", {"default_value", "boolean"}},
+      {"join", {"d", "attribute"}},
+      {"int", {"default", "base"}},
+      {"float", {"default"}},
+      {"replace", {"old", "new", "count"}},
+      {"sort", {"reverse", "case_sensitive", "attribute"}},
+      {"dictsort", {"case_sensitive", "by", "reverse"}},
+      {"unique", {"case_sensitive", "attribute"}},
+      {"min", {"case_sensitive", "attribute"}},
+      {"max", {"case_sensitive", "attribute"}},
+      {"sum", {"attribute", "start"}},
+      {"round", {"precision", "method"}},
+      {"indent", {"width", "first", "blank"}},
+      {"batch", {"linecount", "fill_with"}},
+      {"attr", {"name"}},
+  };
+  // map/select/reject/selectattr/rejectattr pass keywords on to the filter or test they apply.
+  if (name == "map" || name == "select" || name == "reject" || name == "selectattr" ||
+      name == "rejectattr") {
+    return;
+  }
+  for (const Allowed& entry : kAllowed) {
+    if (name != entry.filter) continue;
+    for (const auto& [key, value] : a.keyword) {
+      bool ok = false;
+      for (const char* k : entry.keywords) ok = ok || key == k;
+      if (!ok) in.error("TypeError", name + "() got an unexpected keyword argument '" + key + "'");
+    }
+    return;
+  }
+  static const char* const kWithoutKeywords[] = {
+      "length", "count", "string", "safe", "upper", "lower", "capitalize", "title", "first",
+      "last", "list", "items", "abs", "reverse", "escape", "e", "forceescape", "wordcount"};
+  for (const char* f : kWithoutKeywords) {
+    if (name == f) {
+      in.error("TypeError", name + "() got an unexpected keyword argument '" + a.keyword[0].first + "'");
+    }
+  }
+  // Unknown filters are reported by apply_filter.
+}
+
 }  // namespace
 
 Value apply_filter(Interpreter& in, const std::string& name, const Value& v, CallArgs& a) {
   in.step();
+  check_keywords(in, name, a);
   if (name == "tojson") return tojson_filter(in, v, a);
   if (name == "trim") {
     const Value* chars = arg(a, 0, "chars");
