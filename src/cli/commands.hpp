@@ -19,6 +19,7 @@ class CliError : public std::runtime_error {
 
 void add_generate_command(CLI::App& app);
 void add_providers_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
 void add_render_template_command(CLI::App& app);
 
 }  // namespace llmux::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "llmux 0.1.0");
   llmux::cli::add_generate_command(app);
   llmux::cli::add_providers_command(app);
+  llmux::cli::add_tokenize_command(app);
   llmux::cli::add_render_template_command(app);
 
   try {
