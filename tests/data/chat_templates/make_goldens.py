@@ -148,8 +148,41 @@ CASES = [
     ("err_mutating_method", "{{ [1].append(2) }}", {}),
 ]
 
+# The fixture templates with further conversations and variables (reasoning content, null
+# content, parallel tool calls, several system messages, odd whitespace, richer tool schemas).
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.", "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city"]}}}
+SEARCH = {"type": "function", "function": {"name": "search", "description": "Search the web.", "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": "query"}, "n": {"type": "integer", "default": 5}, "tags": {"type": "array", "items": {"type": "string"}}, "mode": {"type": ["string", "null"]}, "kind": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}, "required": ["q"]}}}
+CONVERSATIONS = [
+    ("null_content", [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": None, "tool_calls": [{"id": "abcdefghi", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]}, {"role": "tool", "tool_call_id": "abcdefghi", "content": "sunny"}], {}),
+    ("reasoning", [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "<think>\nplan\n</think>\n\nA1"}, {"role": "user", "content": "Q2"}, {"role": "assistant", "content": "A2", "reasoning_content": "r2"}], {"enable_thinking": False}),
+    ("two_calls", [{"role": "user", "content": "Both?"}, {"role": "assistant", "content": "Checking.", "tool_calls": [{"id": "call_aaaaa", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "A"}}}, {"id": "call_bbbbb", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"B\"}"}}]}, {"role": "tool", "tool_call_id": "call_aaaaa", "content": "1"}, {"role": "tool", "tool_call_id": "call_bbbbb", "content": "2"}], {"reasoning_effort": "high", "model_identity": "You are X."}),
+    ("multi_system", [{"role": "system", "content": "S1 /no_think"}, {"role": "user", "content": "u"}, {"role": "system", "content": "S2"}, {"role": "user", "content": "u2"}], {"documents": [{"doc_id": 1, "text": "D1"}], "controls": {"citations": True}}),
+    ("unicode_ws", [{"role": "user", "content": "\u00a0\u3000lead\ttab\r\nCRLF \u2028 trail \n"}], {"tools_in_user_message": False, "date_string": "1 Jan 2025"}),
+    ("thinking_field", [{"role": "user", "content": "x"}, {"role": "assistant", "content": "final", "thinking": "deep"}], {"thinking": True, "builtin_tools": ["browser", "python"]}),
+]
+
+def template_cases():
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = sorted(f for f in os.listdir(here) if f.endswith(".jinja"))
+    for t in names:
+        for i, (conv_name, messages, extra) in enumerate(CONVERSATIONS):
+            variables = dict(extra, messages=messages, bos_token="<s>", eos_token="</s>",
+                             add_generation_prompt=i % 3 != 0)
+            if i % 2 == 0:
+                variables["tools"] = [WEATHER, SEARCH]
+            yield {"name": t[:-6].replace("-", "_").replace(".", "_") + "__" + conv_name,
+                   "template_file": t, "vars": variables}
+
 def main():
     out = []
+    for case in template_cases():
+        here = os.path.dirname(os.path.abspath(__file__))
+        source = open(os.path.join(here, case["template_file"]), encoding="utf-8").read()
+        try:
+            case["expected"] = render(source, case["vars"])
+        except Exception as e:
+            case["error"] = "%s: %s" % (type(e).__name__, e)
+        out.append(case)
     for name, source, variables in CASES:
         case = {"name": name, "template": source, "vars": variables}
         try:
