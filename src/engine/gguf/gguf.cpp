@@ -315,6 +315,48 @@ bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
   return __builtin_mul_overflow(a, b, out);
 }
 
+TensorInfo read_tensor_info(Cursor& c, std::uint64_t i, std::uint32_t alignment) {
+  const std::uint64_t at = c.pos();
+  TensorInfo t;
+  t.name = c.read_string("tensor name");
+  if (t.name.empty() || t.name.size() > kMaxTensorName) {
+    c.fail_at(at, fmt::format("tensor {} has a name of invalid length {}", i, t.name.size()));
+  }
+  auto n_dims = c.read<std::uint32_t>("tensor dimension count");
+  if (n_dims == 0 || n_dims > kMaxTensorDims) {
+    c.fail_at(at, fmt::format("tensor '{}' has {} dimensions (1 to 4 allowed)", t.name, n_dims));
+  }
+  t.shape.resize(n_dims);
+  for (auto& d : t.shape) d = c.read<std::uint64_t>("tensor dimension");
+  auto raw_type = c.read<std::uint32_t>("tensor type");
+  auto traits = tensor_type_traits(raw_type);
+  if (!traits) c.fail_at(at, fmt::format("tensor '{}' has unknown type {}", t.name, raw_type));
+  t.type = static_cast<TensorType>(raw_type);
+  t.offset = c.read<std::uint64_t>("tensor offset");
+
+  std::uint64_t n = 1;
+  for (auto d : t.shape) {
+    if (d == 0) c.fail_at(at, fmt::format("tensor '{}' has a zero dimension", t.name));
+    if (mul_overflows(n, d, &n) || n > static_cast<std::uint64_t>(INT64_MAX)) {
+      c.fail_at(at, fmt::format("tensor '{}' has too many elements", t.name));
+    }
+  }
+  if (t.shape[0] % traits->block_size != 0) {
+    c.fail_at(at, fmt::format("tensor '{}': row of {} elements is not a multiple of the {} "
+                              "block size {}", t.name, t.shape[0], traits->name,
+                              traits->block_size));
+  }
+  t.n_elements = n;
+  if (mul_overflows(n / traits->block_size, traits->type_size, &t.n_bytes)) {
+    c.fail_at(at, fmt::format("tensor '{}' is too large", t.name));
+  }
+  if (t.offset % alignment != 0) {
+    c.fail_at(at, fmt::format("tensor '{}' offset {} is not a multiple of the alignment {}",
+                              t.name, t.offset, alignment));
+  }
+  return t;
+}
+
 }  // namespace
 
 void GgufFile::parse() {
@@ -367,61 +409,28 @@ void GgufFile::parse() {
   tensors_.reserve(n_tensors);
   for (std::uint64_t i = 0; i < n_tensors; ++i) {
     const std::uint64_t at = c.pos();
-    TensorInfo t;
-    t.name = c.read_string("tensor name");
-    if (t.name.empty() || t.name.size() > kMaxTensorName) {
-      c.fail_at(at, fmt::format("tensor {} has a name of invalid length {}", i, t.name.size()));
-    }
-    auto n_dims = c.read<std::uint32_t>("tensor dimension count");
-    if (n_dims == 0 || n_dims > kMaxTensorDims) {
-      c.fail_at(at, fmt::format("tensor '{}' has {} dimensions (1 to 4 allowed)", t.name, n_dims));
-    }
-    t.shape.resize(n_dims);
-    for (auto& d : t.shape) d = c.read<std::uint64_t>("tensor dimension");
-    auto raw_type = c.read<std::uint32_t>("tensor type");
-    auto traits = tensor_type_traits(raw_type);
-    if (!traits) c.fail_at(at, fmt::format("tensor '{}' has unknown type {}", t.name, raw_type));
-    t.type = static_cast<TensorType>(raw_type);
-    t.offset = c.read<std::uint64_t>("tensor offset");
-
-    std::uint64_t n = 1;
-    for (auto d : t.shape) {
-      if (d == 0) c.fail_at(at, fmt::format("tensor '{}' has a zero dimension", t.name));
-      if (mul_overflows(n, d, &n) || n > static_cast<std::uint64_t>(INT64_MAX)) {
-        c.fail_at(at, fmt::format("tensor '{}' has too many elements", t.name));
-      }
-    }
-    if (t.shape[0] % traits->block_size != 0) {
-      c.fail_at(at, fmt::format("tensor '{}': row of {} elements is not a multiple of the {} "
-                                "block size {}", t.name, t.shape[0], traits->name,
-                                traits->block_size));
-    }
-    t.n_elements = n;
-    if (mul_overflows(n / traits->block_size, traits->type_size, &t.n_bytes)) {
-      c.fail_at(at, fmt::format("tensor '{}' is too large", t.name));
-    }
-    if (t.offset % alignment_ != 0) {
-      c.fail_at(at, fmt::format("tensor '{}' offset {} is not a multiple of the alignment {}",
-                                t.name, t.offset, alignment_));
-    }
+    TensorInfo t = read_tensor_info(c, i, alignment_);
     if (!tensor_index_.emplace(t.name, tensors_.size()).second) {
       c.fail_at(at, fmt::format("duplicate tensor name '{}'", t.name));
     }
     tensors_.push_back(std::move(t));
   }
 
-  const std::uint64_t header_end = c.pos();
+  place_tensors(c.pos());
+}
+
+void GgufFile::place_tensors(std::uint64_t header_end) {
   data_offset_ = (header_end + alignment_ - 1) / alignment_ * alignment_;
   if (tensors_.empty()) return;
   if (data_offset_ > bytes_.size()) {
-    c.fail_at(header_end, "file truncated before the tensor data section");
+    fail(name_, header_end, "file truncated before the tensor data section");
   }
   const std::uint64_t data_size = bytes_.size() - data_offset_;
   std::vector<const TensorInfo*> by_offset;
   by_offset.reserve(tensors_.size());
   for (auto& t : tensors_) {
     if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
-      c.fail_at(header_end, fmt::format("tensor '{}' data [{}, +{}) extends past the end of the "
+      fail(name_, header_end, fmt::format("tensor '{}' data [{}, +{}) extends past the end of the "
                                         "file ({} data bytes)", t.name, t.offset, t.n_bytes,
                                         data_size));
     }
@@ -433,7 +442,7 @@ void GgufFile::parse() {
   for (std::size_t i = 1; i < by_offset.size(); ++i) {
     const TensorInfo* prev = by_offset[i - 1];
     if (prev->offset + prev->n_bytes > by_offset[i]->offset) {
-      c.fail_at(header_end, fmt::format("tensors '{}' and '{}' overlap", prev->name,
+      fail(name_, header_end, fmt::format("tensors '{}' and '{}' overlap", prev->name,
                                         by_offset[i]->name));
     }
   }

@@ -145,6 +145,7 @@ class GgufFile {
   GgufFile() = default;
   struct Mapping;
   void parse();
+  void place_tensors(std::uint64_t header_end);  // data offset, bounds, overlap
 
   std::string name_;
   std::unique_ptr<Mapping> mapping_;  // owns the bytes (mmap or heap)

@@ -204,6 +204,46 @@ std::int32_t checked_id(const json::value& v) {
   return static_cast<std::int32_t>(v.as_int64());
 }
 
+// Token texts and GGUF types, as llama.cpp's converter assigns them.
+void type_tokens(std::int32_t n, bool spm, const std::map<std::int32_t, std::string>& by_id,
+                 const std::map<std::int32_t, Added>& added, const Specials& specials,
+                 std::vector<std::string>& tokens, std::vector<std::int32_t>& types) {
+  tokens.assign(static_cast<std::size_t>(n), std::string());
+  types.assign(static_cast<std::size_t>(n), 0);
+  for (std::int32_t i = 0; i < n; ++i) {
+    auto it = by_id.find(i);
+    auto& tok = tokens[static_cast<std::size_t>(i)];
+    auto& type = types[static_cast<std::size_t>(i)];
+    if (it == by_id.end()) {
+      tok = fmt::format("[PAD{}]", i);
+      type = static_cast<std::int32_t>(TokenType::unused);
+      continue;
+    }
+    tok = it->second;
+    auto ad = added.find(i);
+    const bool is_special_id = std::any_of(specials.ids.begin(), specials.ids.end(),
+                                           [&](const auto& kv) { return kv.second == i; });
+    if (spm) {
+      const bool byte = tok.size() == 6 && tok.rfind("<0x", 0) == 0 && tok[5] == '>';
+      type = static_cast<std::int32_t>(
+          byte ? TokenType::byte
+               : (is_special_id || (ad != added.end() && ad->second.special)) ? TokenType::control
+                                                                              : TokenType::normal);
+    } else if (ad != added.end()) {
+      if (ad->second.special || looks_special(tok)) {
+        type = static_cast<std::int32_t>(TokenType::control);
+      } else {
+        type = static_cast<std::int32_t>(TokenType::user_defined);
+        for (std::size_t p; (p = tok.find("\xE2\x96\x81")) != std::string::npos;) {
+          tok.replace(p, 3, " ");
+        }
+      }
+    } else {
+      type = static_cast<std::int32_t>(TokenType::normal);
+    }
+  }
+}
+
 }  // namespace
 
 gguf::GgufWriter vocab_gguf_from_hf(std::string_view tokenizer_json,
@@ -248,41 +288,10 @@ gguf::GgufWriter vocab_gguf_from_hf(std::string_view tokenizer_json,
   const std::vector<std::string> merges = merge_strings(model);
   const Specials specials = read_specials(root, cfg, ids_by_text);
 
-  std::vector<std::string> tokens(static_cast<std::size_t>(n));
-  std::vector<std::int32_t> types(static_cast<std::size_t>(n));
+  std::vector<std::string> tokens;
+  std::vector<std::int32_t> types;
   std::vector<float> scores;
-  for (std::int32_t i = 0; i < n; ++i) {
-    auto it = by_id.find(i);
-    auto& tok = tokens[static_cast<std::size_t>(i)];
-    auto& type = types[static_cast<std::size_t>(i)];
-    if (it == by_id.end()) {
-      tok = fmt::format("[PAD{}]", i);
-      type = static_cast<std::int32_t>(TokenType::unused);
-      continue;
-    }
-    tok = it->second;
-    auto ad = added.find(i);
-    const bool is_special_id = std::any_of(specials.ids.begin(), specials.ids.end(),
-                                           [&](const auto& kv) { return kv.second == i; });
-    if (spm) {
-      const bool byte = tok.size() == 6 && tok.rfind("<0x", 0) == 0 && tok[5] == '>';
-      type = static_cast<std::int32_t>(
-          byte ? TokenType::byte
-               : (is_special_id || (ad != added.end() && ad->second.special)) ? TokenType::control
-                                                                              : TokenType::normal);
-    } else if (ad != added.end()) {
-      if (ad->second.special || looks_special(tok)) {
-        type = static_cast<std::int32_t>(TokenType::control);
-      } else {
-        type = static_cast<std::int32_t>(TokenType::user_defined);
-        for (std::size_t p; (p = tok.find("\xE2\x96\x81")) != std::string::npos;) {
-          tok.replace(p, 3, " ");
-        }
-      }
-    } else {
-      type = static_cast<std::int32_t>(TokenType::normal);
-    }
-  }
+  type_tokens(n, spm, by_id, added, specials, tokens, types);
 
   gguf::GgufWriter w(3);
   w.add("general.architecture", OwnedValue::string("llama"));
