@@ -192,7 +192,7 @@ Value join_items(Interpreter& in, const Value& seq, CallArgs& a) {
   return Value(std::move(out));
 }
 
-Value to_int(Interpreter& in, const Value& v, CallArgs& a) {
+Value to_int(const Value& v, CallArgs& a) {
   const Value* dflt = arg(a, 0, "default");
   const Value fallback = dflt ? *dflt : Value(0);
   const std::int64_t base = [&] {
@@ -220,7 +220,6 @@ Value to_int(Interpreter& in, const Value& v, CallArgs& a) {
     if (rf.ec == std::errc() && rf.ptr == e && std::isfinite(d) && std::fabs(d) < 9.2e18) {
       return Value(static_cast<std::int64_t>(d));
     }
-    (void)in;
   }
   return fallback;
 }
@@ -473,7 +472,7 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
   if (name == "rejectattr") return select_items(in, v, a, true, false);
   if (name == "list") return Value::list(iterate(in, v));
   if (name == "items") return items_of(in, v);
-  if (name == "int") return to_int(in, v, a);
+  if (name == "int") return to_int(v, a);
   if (name == "float") return to_float(v, a);
   if (name == "abs") {
     require_defined(in, v);

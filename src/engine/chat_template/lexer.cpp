@@ -172,14 +172,11 @@ class Lexer {
     }
   }
 
+  // After "{#" and its sign: the comment runs to the first "#}"; "-#}" strips the whitespace
+  // after it, "+#}" keeps it, and a plain "#}" drops one newline (trim_blocks).
   void lex_comment() {
-    std::size_t p = pos_;
-    while (true) {
-      p = src_.find("#}", p);
-      if (p == std::string::npos) error("Missing end of comment tag");
-      if (p > pos_ && (src_[p - 1] == '-' || src_[p - 1] == '+')) break;
-      break;
-    }
+    const std::size_t p = src_.find("#}", pos_);
+    if (p == std::string::npos) error("Missing end of comment tag");
     std::size_t end = p + 2;
     const char before = p > pos_ ? src_[p - 1] : 0;
     if (before == '-') {

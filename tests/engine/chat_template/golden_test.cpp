@@ -50,11 +50,14 @@ class GoldenCases : public ::testing::TestWithParam<std::size_t> {
 TEST_P(GoldenCases, MatchesReferenceJinja2) {
   const auto& c = cases().at(GetParam()).as_object();
   SCOPED_TRACE(std::string(c.at("name").as_string()));
-  const std::string source =
-      c.contains("template_file")
-          ? read_file(std::string(LLMUX_TEST_DATA_DIR) + "/chat_templates/" +
-                      std::string(c.at("template_file").as_string()))
-          : std::string(c.at("template").as_string());
+  std::string source;
+  if (const auto* file = c.if_contains("template_file")) {
+    std::string path(LLMUX_TEST_DATA_DIR);
+    path.append("/chat_templates/").append(file->as_string());
+    source = read_file(path);
+  } else {
+    source = std::string(c.at("template").as_string());
+  }
   json::object vars = c.at("vars").as_object();
   std::string messages = "[]";
   if (const auto* m = vars.if_contains("messages")) messages = json::serialize(*m);
