@@ -220,7 +220,7 @@ void run_generate(GenerateArgs& a) {
                    .get();
   if (a.json) {
     if (a.stream) std::fputc('\n', stdout);
-    std::string line = boost::json::serialize(json::response_to_json(r));
+    std::string line = json::to_text(json::response_to_json(r));
     std::fputs(line.c_str(), stdout);
     std::fputc('\n', stdout);
   } else {

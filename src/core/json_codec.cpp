@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include <llmux/error.hpp>
@@ -121,6 +123,38 @@ bj::object response_to_json(const Response& r) {
   timings["total_ms"] = static_cast<double>(r.timings.total.count()) / 1000.0;
   out["timings"] = std::move(timings);
   return out;
+}
+
+std::string to_text(const bj::value& value) {
+  switch (value.kind()) {
+    case bj::kind::object: {
+      std::string out = "{";
+      for (const auto& [key, v] : value.get_object()) {
+        if (out.size() > 1) out += ',';
+        out += bj::serialize(bj::value(bj::string_view(key)));
+        out += ':';
+        out += to_text(v);
+      }
+      return out + "}";
+    }
+    case bj::kind::array: {
+      std::string out = "[";
+      for (const auto& v : value.get_array()) {
+        if (out.size() > 1) out += ',';
+        out += to_text(v);
+      }
+      return out + "]";
+    }
+    case bj::kind::double_: {
+      const double d = value.get_double();
+      // fmt's shortest round-trip form; non-finite values have no JSON form: serialize decides.
+      if (!std::isfinite(d)) return bj::serialize(value);
+      std::string text = fmt::format("{}", d);
+      return text.find_first_of(".eEn") == std::string::npos ? text + ".0" : text;
+    }
+    default:
+      return bj::serialize(value);
+  }
 }
 
 }  // namespace llmux::json

@@ -27,4 +27,8 @@ std::string parse_schema(std::string_view text);
 // Tool-call arguments are embedded as JSON when they parse, as a string otherwise.
 boost::json::object response_to_json(const Response& response);
 
+// Serializes like boost::json::serialize, but writes doubles in their shortest plain form
+// ("10.101", not "1.0101E1") where that is exact, for output people read.
+std::string to_text(const boost::json::value& value);
+
 }  // namespace llmux::json
