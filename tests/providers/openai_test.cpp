@@ -25,12 +25,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-std::string sse(const std::vector<std::string>& datas) {
-  std::string out;
-  for (const auto& d : datas) out += "data: " + d + "\n\n";
-  return out;
-}
-
 // One SSE piece per chunk, so chunks arrive in separate reads.
 std::vector<std::string> sse_pieces(const std::vector<std::string>& datas) {
   std::vector<std::string> out;
