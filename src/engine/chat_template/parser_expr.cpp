@@ -121,57 +121,33 @@ ExprPtr Parser::parse_compare() {
   return cmp ? std::move(cmp) : std::move(expr);
 }
 
-ExprPtr Parser::parse_math1() {
-  ExprPtr left = parse_concat();
-  while (is_op("+") || is_op("-")) {
+ExprPtr Parser::parse_left_assoc(std::initializer_list<const char*> ops,
+                                 ExprPtr (Parser::*next)()) {
+  ExprPtr left = (this->*next)();
+  for (;;) {
+    const char* op = nullptr;
+    for (const char* candidate : ops) {
+      if (is_op(candidate)) op = candidate;
+    }
+    if (!op) return left;
     auto n = make(Expr::Kind::binary, cur().line);
-    n->name = cur().text;
+    n->name = op;
     advance();
     n->args.push_back(std::move(left));
-    n->args.push_back(parse_concat());
+    n->args.push_back((this->*next)());
     left = std::move(n);
   }
-  return left;
 }
 
-ExprPtr Parser::parse_concat() {
-  ExprPtr left = parse_math2();
-  while (is_op("~")) {
-    auto n = make(Expr::Kind::binary, cur().line);
-    n->name = "~";
-    advance();
-    n->args.push_back(std::move(left));
-    n->args.push_back(parse_math2());
-    left = std::move(n);
-  }
-  return left;
-}
+ExprPtr Parser::parse_math1() { return parse_left_assoc({"+", "-"}, &Parser::parse_concat); }
+
+ExprPtr Parser::parse_concat() { return parse_left_assoc({"~"}, &Parser::parse_math2); }
 
 ExprPtr Parser::parse_math2() {
-  ExprPtr left = parse_pow();
-  while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-    auto n = make(Expr::Kind::binary, cur().line);
-    n->name = cur().text;
-    advance();
-    n->args.push_back(std::move(left));
-    n->args.push_back(parse_pow());
-    left = std::move(n);
-  }
-  return left;
+  return parse_left_assoc({"*", "/", "//", "%"}, &Parser::parse_pow);
 }
 
-ExprPtr Parser::parse_pow() {
-  ExprPtr left = parse_unary();
-  while (is_op("**")) {
-    auto n = make(Expr::Kind::binary, cur().line);
-    n->name = "**";
-    advance();
-    n->args.push_back(std::move(left));
-    n->args.push_back(parse_unary());
-    left = std::move(n);
-  }
-  return left;
-}
+ExprPtr Parser::parse_pow() { return parse_left_assoc({"**"}, &Parser::parse_unary_filtered); }
 
 ExprPtr Parser::parse_unary(bool with_filter) {
   DepthGuard guard(*this);

@@ -123,6 +123,9 @@ class Parser {
   ExprPtr parse_concat();
   ExprPtr parse_math2();
   ExprPtr parse_pow();
+  // One left-associative binary level: operands from `next`, joined by any of `ops`.
+  ExprPtr parse_left_assoc(std::initializer_list<const char*> ops, ExprPtr (Parser::*next)());
+  ExprPtr parse_unary_filtered() { return parse_unary(); }
   ExprPtr parse_unary(bool with_filter = true);
   ExprPtr parse_primary();
   ExprPtr parse_postfix(ExprPtr node);

@@ -8,21 +8,16 @@
 #include <gtest/gtest.h>
 
 #include "engine/chat_template/chat_template.hpp"
+#include "engine/chat_template/template_test_support.hpp"
 
 namespace ct = llmux::engine::chat_template;
 namespace json = boost::json;
 
 namespace {
 
-const std::string kDir = std::string(LLMUX_TEST_DATA_DIR) + "/chat_templates/";
+using llmux::test::read_file;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << path;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+const std::string kDir = std::string(LLMUX_TEST_DATA_DIR) + "/chat_templates/";
 
 std::string fixture_expected(const std::string& tpl, const std::string& conv, bool agp, bool tools) {
   const json::value doc = json::parse(read_file(kDir + "renderings.json"));

@@ -8,32 +8,17 @@
 #include <gtest/gtest.h>
 
 #include "engine/chat_template/chat_template.hpp"
+#include "engine/chat_template/template_test_support.hpp"
 
 namespace ct = llmux::engine::chat_template;
 namespace json = boost::json;
 
 namespace {
 
+using llmux::test::read_file;
+using llmux::test::fixed_time;
+
 const std::string kDir = std::string(LLMUX_TEST_DATA_DIR) + "/chat_templates/";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << path;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::tm fixed_time() {
-  std::tm tm{};
-  tm.tm_year = 2024 - 1900;
-  tm.tm_mon = 6;
-  tm.tm_mday = 26;
-  tm.tm_hour = 12;
-  tm.tm_wday = 5;  // a Friday
-  tm.tm_yday = 207;
-  return tm;
-}
 
 TEST(ChatTemplateFixtures, AllRenderingsMatchTransformers) {
   const json::value doc = json::parse(read_file(kDir + "renderings.json"));
