@@ -1,0 +1,258 @@
+#include "engine/sampling/sampler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <llmux/error.hpp>
+
+namespace llmux::engine::sampling {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// A strict total order: higher logit first, then lower id.
+template <class C>
+bool better(const C& a, const C& b) noexcept {
+  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+
+void check_finite(float value, const char* name) {
+  if (!std::isfinite(value)) {
+    throw_error(errc::invalid_argument,
+                std::string("sampler: ") + name + " must be a finite number");
+  }
+}
+
+void validate(const SamplerOptions& o, int n_vocab) {
+  if (n_vocab <= 0) throw_error(errc::invalid_argument, "sampler: n_vocab must be positive");
+  check_finite(o.temperature, "temperature");
+  check_finite(o.top_p, "top_p");
+  check_finite(o.min_p, "min_p");
+  check_finite(o.repeat_penalty, "repeat_penalty");
+  check_finite(o.presence_penalty, "presence_penalty");
+  check_finite(o.frequency_penalty, "frequency_penalty");
+  if (o.top_p <= 0.0f) throw_error(errc::invalid_argument, "sampler: top_p must be > 0");
+  if (o.min_p > 1.0f) throw_error(errc::invalid_argument, "sampler: min_p must be <= 1");
+  if (o.repeat_penalty <= 0.0f) {
+    throw_error(errc::invalid_argument, "sampler: repeat_penalty must be > 0");
+  }
+  if (o.repeat_last_n < -1) {
+    throw_error(errc::invalid_argument, "sampler: repeat_last_n must be >= -1");
+  }
+  if (o.n_logprobs < 0 || o.n_logprobs > n_vocab) {
+    throw_error(errc::invalid_argument, "sampler: n_logprobs must be in [0, n_vocab]");
+  }
+}
+
+// NaN never wins and is never a candidate; +inf is clamped so that softmax stays defined.
+inline float usable(float logit) noexcept {
+  if (std::isnan(logit)) return kNegInf;
+  return std::min(logit, std::numeric_limits<float>::max());
+}
+
+// Keeps the k best of logits[0..n) in `out`, best first. `out` is reused as a heap whose front
+// is the worst kept element.
+template <class C>
+void select_top_k(const float* logits, int n, std::size_t k, std::vector<C>& out) {
+  out.clear();
+  const auto worse_first = [](const C& a, const C& b) { return better(a, b); };
+  for (int i = 0; i < n; ++i) {
+    const C c{usable(logits[i]), i};
+    if (c.logit == kNegInf) continue;
+    if (out.size() < k) {
+      out.push_back(c);
+      std::push_heap(out.begin(), out.end(), worse_first);
+    } else if (better(c, out.front())) {
+      std::pop_heap(out.begin(), out.end(), worse_first);
+      out.back() = c;
+      std::push_heap(out.begin(), out.end(), worse_first);
+    }
+  }
+  std::sort_heap(out.begin(), out.end(), worse_first);  // ascending by "worse" = best first
+}
+
+}  // namespace
+
+Sampler::Sampler(SamplerOptions options, int n_vocab)
+    : options_(options), n_vocab_(n_vocab), rng_(options.seed) {
+  validate(options_, n_vocab_);
+  if (options_.n_logprobs > 0) options_.logprobs = true;
+  if (options_.repeat_last_n > 0) history_.reserve(static_cast<std::size_t>(options_.repeat_last_n));
+}
+
+bool Sampler::penalties_active() const noexcept {
+  return options_.repeat_last_n != 0 &&
+         (options_.repeat_penalty != 1.0f || options_.presence_penalty != 0.0f ||
+          options_.frequency_penalty != 0.0f);
+}
+
+void Sampler::reset() {
+  history_.clear();
+  history_next_ = 0;
+  rng_.reseed(options_.seed);
+}
+
+void Sampler::accept(std::int32_t token) {
+  if (token < 0 || token >= n_vocab_) {
+    throw_error(errc::invalid_argument, "sampler: accepted token id out of range");
+  }
+  if (options_.repeat_last_n == 0) return;
+  if (options_.repeat_last_n < 0 ||
+      history_.size() < static_cast<std::size_t>(options_.repeat_last_n)) {
+    history_.push_back(token);
+    return;
+  }
+  history_[history_next_] = token;
+  history_next_ = (history_next_ + 1) % history_.size();
+}
+
+const float* Sampler::apply_penalties(std::span<const float> logits) {
+  if (!penalties_active() || history_.empty()) return logits.data();
+  penalized_.assign(logits.begin(), logits.end());  // capacity kept: no allocation after the first
+  if (counts_.size() != static_cast<std::size_t>(n_vocab_)) counts_.assign(n_vocab_, 0);
+  for (const std::int32_t t : history_) ++counts_[t];
+  const float rp = options_.repeat_penalty;
+  for (const std::int32_t t : history_) {
+    const std::int32_t count = counts_[t];
+    if (count == 0) continue;  // this token was already penalized
+    float l = penalized_[t];
+    if (rp != 1.0f) l = l > 0.0f ? l / rp : l * rp;
+    l -= static_cast<float>(count) * options_.frequency_penalty + options_.presence_penalty;
+    penalized_[t] = l;
+    counts_[t] = 0;
+  }
+  return penalized_.data();
+}
+
+SampleResult Sampler::sample(std::span<const float> logits) {
+  if (logits.size() != static_cast<std::size_t>(n_vocab_)) {
+    throw_error(errc::invalid_argument, "sampler: logits row size differs from n_vocab");
+  }
+  const float* l = apply_penalties(logits);
+  SampleResult result;
+  result.token = options_.temperature <= 0.0f ? pick_greedy(l) : pick_random(l);
+  if (options_.logprobs) fill_logprobs(logits, result);
+  return result;
+}
+
+std::int32_t Sampler::pick_greedy(const float* logits) const {
+  std::int32_t best = -1;
+  float best_logit = kNegInf;
+  for (int i = 0; i < n_vocab_; ++i) {
+    const float v = usable(logits[i]);
+    if (v > best_logit) {  // strict: the first (lowest id) maximum wins
+      best_logit = v;
+      best = i;
+    }
+  }
+  if (best < 0) throw_error(errc::invalid_argument, "sampler: no finite logit to sample from");
+  return best;
+}
+
+std::int32_t Sampler::pick_random(const float* logits) {
+  gather_candidates(logits);
+  if (cand_.empty()) throw_error(errc::invalid_argument, "sampler: no finite logit to sample from");
+  apply_top_p();
+  apply_min_p();
+  return draw();
+}
+
+void Sampler::gather_candidates(const float* logits) {
+  const int k = options_.top_k;
+  if (k > 0 && k < n_vocab_) {
+    select_top_k(logits, n_vocab_, static_cast<std::size_t>(k), cand_);
+    cand_sorted_ = true;
+    return;
+  }
+  cand_.clear();
+  cand_.reserve(static_cast<std::size_t>(n_vocab_));
+  for (int i = 0; i < n_vocab_; ++i) {
+    const float v = usable(logits[i]);
+    if (v != kNegInf) cand_.push_back({v, i});
+  }
+  cand_sorted_ = false;
+}
+
+void Sampler::apply_top_p() {
+  if (options_.top_p >= 1.0f || cand_.size() <= 1) return;
+  const auto by_rank = [](const Candidate& a, const Candidate& b) { return better(a, b); };
+  float max_logit = kNegInf;
+  for (const auto& c : cand_) max_logit = std::max(max_logit, c.logit);
+  double total = 0.0;  // float exp (faster over a whole vocabulary), double sums
+  for (const auto& c : cand_) total += std::exp(c.logit - max_logit);
+  const double target = static_cast<double>(options_.top_p) * total;
+  // Sort only as long a prefix as needed: the nucleus is usually a few dozen tokens.
+  std::size_t sorted = cand_sorted_ ? cand_.size() : std::min<std::size_t>(cand_.size(), 256);
+  for (;;) {
+    if (!cand_sorted_) {  // O(V) selection, then a sort of the prefix only
+      const auto mid = cand_.begin() + static_cast<std::ptrdiff_t>(sorted);
+      if (mid != cand_.end()) std::nth_element(cand_.begin(), mid, cand_.end(), by_rank);
+      std::sort(cand_.begin(), mid, by_rank);
+    }
+    double cumulative = 0.0;
+    for (std::size_t i = 0; i < sorted; ++i) {
+      cumulative += std::exp(cand_[i].logit - max_logit);
+      if (cumulative >= target) {
+        cand_.resize(i + 1);
+        cand_sorted_ = true;
+        return;
+      }
+    }
+    if (sorted == cand_.size()) break;  // rounding: the whole set is the nucleus
+    sorted = std::min(cand_.size(), sorted * 4);
+  }
+  cand_sorted_ = true;
+}
+
+void Sampler::apply_min_p() {
+  if (options_.min_p <= 0.0f || cand_.size() <= 1) return;
+  float max_logit = kNegInf;
+  for (const auto& c : cand_) max_logit = std::max(max_logit, c.logit);
+  // p_i >= min_p * p_max  <=>  logit_i >= max_logit + log(min_p)
+  const double threshold = static_cast<double>(max_logit) + std::log(static_cast<double>(options_.min_p));
+  const auto end = std::remove_if(cand_.begin(), cand_.end(), [&](const Candidate& c) {
+    return static_cast<double>(c.logit) < threshold;
+  });
+  cand_.erase(end, cand_.end());  // order (sorted or by id) is kept
+}
+
+std::int32_t Sampler::draw() {
+  float max_logit = kNegInf;
+  for (const auto& c : cand_) max_logit = std::max(max_logit, c.logit);
+  const double inv_t = 1.0 / static_cast<double>(options_.temperature);
+  weights_.resize(cand_.size());
+  double total = 0.0;
+  for (std::size_t i = 0; i < cand_.size(); ++i) {
+    weights_[i] = std::exp((static_cast<double>(cand_[i].logit) - max_logit) * inv_t);
+    total += weights_[i];
+  }
+  const double u = rng_.next_double() * total;
+  double cumulative = 0.0;
+  for (std::size_t i = 0; i < cand_.size(); ++i) {
+    cumulative += weights_[i];
+    if (u < cumulative) return cand_[i].id;
+  }
+  return cand_.back().id;  // u landed in the rounding slack at the very end
+}
+
+void Sampler::fill_logprobs(std::span<const float> logits, SampleResult& result) {
+  float max_logit = kNegInf;
+  for (const float v : logits) max_logit = std::max(max_logit, usable(v));
+  double total = 0.0;
+  for (const float v : logits) total += std::exp(usable(v) - max_logit);
+  const double log_z = static_cast<double>(max_logit) + std::log(total);
+  const auto logprob = [&](float v) {
+    return static_cast<float>(static_cast<double>(usable(v)) - log_z);
+  };
+  result.logprob = logprob(logits[static_cast<std::size_t>(result.token)]);
+  result.top_logprobs.clear();
+  if (options_.n_logprobs == 0) return;
+  select_top_k(logits.data(), n_vocab_, static_cast<std::size_t>(options_.n_logprobs),
+               top_scratch_);
+  result.top_logprobs.reserve(top_scratch_.size());
+  for (const auto& c : top_scratch_) result.top_logprobs.emplace_back(c.id, logprob(c.logit));
+}
+
+}  // namespace llmux::engine::sampling
