@@ -1,0 +1,53 @@
+// Scalar reference operations of the transformer forward pass (float32 arithmetic).
+//
+// Every reduction runs in one fixed order that does not depend on how many tokens are processed
+// together or on the thread count, so batching never changes a sequence's results.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "engine/kernels/dequant.hpp"
+#include "engine/kernels/thread_pool.hpp"
+
+namespace llmux::engine::kernels {
+
+// A row-major weight matrix as stored in a GGUF file: `rows` rows of `cols` weights, each row
+// `row_bytes` bytes of `type` blocks. y = W x computes one output per row.
+struct Matrix {
+  WeightType type = WeightType::f32;
+  std::int64_t cols = 0;
+  std::int64_t rows = 0;
+  std::size_t row_bytes = 0;
+  const std::byte* data = nullptr;
+
+  const std::byte* row(std::int64_t r) const noexcept {
+    return data + static_cast<std::size_t>(r) * row_bytes;
+  }
+};
+
+float dot(const float* a, const float* b, std::int64_t n) noexcept;
+
+// y[t * y_stride + r] = dot(W.row(r), x + t * x_stride) for t < n_tokens, r < W.rows.
+// Each weight row is dequantized once per call and used for all tokens. `scratch` holds
+// pool.size() * W.cols floats.
+void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t x_stride,
+            float* y, std::int64_t y_stride, std::span<float> scratch, ThreadPool& pool);
+
+// y = x / rms(x) * weight (weight may be null: no scaling), with eps inside the root.
+void rms_norm(const float* x, const float* weight, float* y, std::int64_t n, float eps) noexcept;
+
+// Rotates pairs of a head vector by angles with cos/sin tables of rope_dim / 2 entries. Normal
+// ordering pairs (2i, 2i+1); NEOX ordering pairs (i, i + rope_dim/2). Dimensions from rope_dim
+// to head_dim are left alone.
+void rope(float* head, std::int64_t rope_dim, const float* cos, const float* sin,
+          bool neox) noexcept;
+
+// In-place softmax over n values (max-subtracted, sum in double).
+void softmax(float* x, std::int64_t n) noexcept;
+
+// out[i] = silu(gate[i]) * up[i]
+void swiglu(const float* gate, const float* up, float* out, std::int64_t n) noexcept;
+
+}  // namespace llmux::engine::kernels

@@ -1,0 +1,240 @@
+#include "engine/model/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include <llmux/error.hpp>
+
+#include "engine/kernels/half.hpp"
+#include "engine/kernels/ops.hpp"
+
+namespace llmux::engine::model {
+
+namespace k = kernels;
+
+Model::Model(gguf::GgufFile file)
+    : file_(std::move(file)), hp_(read_hparams(file_)), weights_(Weights::load(file_, hp_)) {}
+
+std::shared_ptr<const Model> Model::load(gguf::GgufFile file) {
+  return std::shared_ptr<const Model>(new Model(std::move(file)));
+}
+
+std::shared_ptr<const Model> Model::load(const std::filesystem::path& path) {
+  return load(gguf::GgufFile::open(path));
+}
+
+Context::Context(std::shared_ptr<const Model> model, const ContextOptions& options)
+    : model_(std::move(model)), options_(options), pool_(std::max(1, options.n_threads)) {
+  const HParams& hp = model_->hparams();
+  n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<std::int64_t>(hp.n_ctx_train, 4096);
+  const KvType type = options.precision == Precision::full ? KvType::f32 : KvType::f16;
+  cache_ = std::make_unique<ContiguousKvCache>(hp.n_layer, hp.k_dim(), hp.v_dim(), n_ctx_, type);
+}
+
+void Context::check(std::span<const BatchToken> batch) {
+  const HParams& hp = model_->hparams();
+  for (const auto& t : batch) {
+    if (t.token < 0 || t.token >= hp.n_vocab) {
+      throw_error(errc::invalid_argument,
+                  fmt::format("token id {} is outside the vocabulary (0..{})", t.token,
+                              hp.n_vocab - 1));
+    }
+    if (t.pos < 0) throw_error(errc::invalid_argument, "negative position in a batch");
+  }
+  // Reserve the cache up to each sequence's largest position.
+  for (const auto& t : batch) {
+    if (t.pos + 1 > cache_->size(t.seq)) cache_->reserve(t.seq, t.pos + 1);
+  }
+}
+
+void Context::rope_tables(std::span<const BatchToken> batch) {
+  // Angles in float32 the way transformers computes them, also in its float64 models:
+  // inv_freq = 1 / base^(2i/d) in float32, angle = inv_freq * position rounded to float32, then
+  // cos and sin of that angle. Attention over random weights amplifies angle differences, so
+  // matching this rounding is what puts the logits within 1e-6 of the reference.
+  const HParams& hp = model_->hparams();
+  const std::int64_t half = hp.rope_dim / 2;
+  cos_.resize(batch.size() * static_cast<std::size_t>(half));
+  sin_.resize(cos_.size());
+  const float* factors = model_->weights().rope_freqs;
+  const auto base = static_cast<float>(hp.rope_base);
+  for (std::size_t t = 0; t < batch.size(); ++t) {
+    const auto p = static_cast<float>(static_cast<double>(batch[t].pos) * hp.rope_position_scale);
+    for (std::int64_t i = 0; i < half; ++i) {
+      const float exponent = static_cast<float>(2 * i) / static_cast<float>(hp.rope_dim);
+      float inv_freq = 1.0f / std::pow(base, exponent);
+      if (factors) inv_freq /= factors[i];
+      if (options_.rope_freq_f16) inv_freq = k::half_to_float(k::float_to_half(inv_freq));
+      const float theta = inv_freq * p;
+      cos_[t * half + i] = static_cast<float>(std::cos(static_cast<double>(theta)));
+      sin_[t * half + i] = static_cast<float>(std::sin(static_cast<double>(theta)));
+    }
+  }
+}
+
+namespace {
+
+void store_row(const float* src, std::byte* dst, std::int64_t n, KvType type) {
+  if (type == KvType::f32) {
+    std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+  } else {
+    auto* h = reinterpret_cast<std::uint16_t*>(dst);
+    for (std::int64_t i = 0; i < n; ++i) h[i] = k::float_to_half(src[i]);
+  }
+}
+
+float load_elem(const std::byte* row, std::int64_t i, KvType type) {
+  if (type == KvType::f32) return reinterpret_cast<const float*>(row)[i];
+  return k::half_to_float(reinterpret_cast<const std::uint16_t*>(row)[i]);
+}
+
+}  // namespace
+
+void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
+  const HParams& hp = model_->hparams();
+  const std::int64_t n_tok = static_cast<std::int64_t>(batch.size());
+  const std::int64_t group = hp.n_head / hp.n_head_kv;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hp.head_dim_k)));
+  std::int64_t max_len = 0;
+  for (const auto& t : batch) max_len = std::max(max_len, t.pos + 1);
+  scores_.resize(static_cast<std::size_t>(pool_.size() * max_len));
+  const KvType type = cache_->type();
+  pool_.parallel_for(n_tok * hp.n_head, [&](std::int64_t task, int worker) {
+    const std::int64_t t = task / hp.n_head, h = task % hp.n_head;
+    const BatchToken& bt = batch[static_cast<std::size_t>(t)];
+    const std::int64_t kvh = h / group;
+    const float* q = q_.data() + t * hp.q_dim() + h * hp.head_dim_k;
+    float* scores = scores_.data() + worker * max_len;
+    const std::int64_t len = bt.pos + 1;
+    // Scores over positions 0..pos, run by run.
+    for (std::int64_t p = 0; p < len;) {
+      const KvRows r = cache_->rows(il, bt.seq, p);
+      const std::int64_t n = std::min(r.count, len - p);
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::byte* krow = r.k + static_cast<std::size_t>(j) * r.k_stride;
+        float s = 0;
+        if (type == KvType::f32) {
+          s = k::dot(q, reinterpret_cast<const float*>(krow) + kvh * hp.head_dim_k, hp.head_dim_k);
+        } else {
+          for (std::int64_t d = 0; d < hp.head_dim_k; ++d) {
+            s += q[d] * load_elem(krow, kvh * hp.head_dim_k + d, type);
+          }
+        }
+        scores[p + j] = s * scale;
+      }
+      p += n;
+    }
+    k::softmax(scores, len);
+    float* out = att_.data() + t * hp.n_head * hp.head_dim_v + h * hp.head_dim_v;
+    std::fill(out, out + hp.head_dim_v, 0.0f);
+    for (std::int64_t p = 0; p < len;) {
+      const KvRows r = cache_->rows(il, bt.seq, p);
+      const std::int64_t n = std::min(r.count, len - p);
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::byte* vrow = r.v + static_cast<std::size_t>(j) * r.v_stride;
+        const float w = scores[p + j];
+        for (std::int64_t d = 0; d < hp.head_dim_v; ++d) {
+          out[d] += w * load_elem(vrow, kvh * hp.head_dim_v + d, type);
+        }
+      }
+      p += n;
+    }
+  });
+}
+
+void Context::layer(std::span<const BatchToken> batch, std::int64_t il) {
+  const HParams& hp = model_->hparams();
+  const LayerWeights& L = model_->weights().layers[static_cast<std::size_t>(il)];
+  const std::int64_t n_tok = static_cast<std::int64_t>(batch.size());
+  const std::int64_t e = hp.n_embd;
+  for (std::int64_t t = 0; t < n_tok; ++t) {
+    k::rms_norm(x_.data() + t * e, L.attn_norm, xn_.data() + t * e, e, hp.rms_eps);
+  }
+  k::matmul(L.wq, xn_.data(), n_tok, e, q_.data(), hp.q_dim(), scratch_, pool_);
+  k::matmul(L.wk, xn_.data(), n_tok, e, k_.data(), hp.k_dim(), scratch_, pool_);
+  k::matmul(L.wv, xn_.data(), n_tok, e, v_.data(), hp.v_dim(), scratch_, pool_);
+  const std::int64_t half = hp.rope_dim / 2;
+  for (std::int64_t t = 0; t < n_tok; ++t) {
+    float* q = q_.data() + t * hp.q_dim();
+    float* kk = k_.data() + t * hp.k_dim();
+    float* v = v_.data() + t * hp.v_dim();
+    if (L.bq) {
+      for (std::int64_t i = 0; i < hp.q_dim(); ++i) q[i] += L.bq[i];
+    }
+    if (L.bk) {
+      for (std::int64_t i = 0; i < hp.k_dim(); ++i) kk[i] += L.bk[i];
+    }
+    if (L.bv) {
+      for (std::int64_t i = 0; i < hp.v_dim(); ++i) v[i] += L.bv[i];
+    }
+    const float* c = cos_.data() + t * half;
+    const float* s = sin_.data() + t * half;
+    for (std::int64_t h = 0; h < hp.n_head; ++h) {
+      float* qh = q + h * hp.head_dim_k;
+      if (L.q_norm) k::rms_norm(qh, L.q_norm, qh, hp.head_dim_k, hp.rms_eps);
+      k::rope(qh, hp.rope_dim, c, s, hp.arch->rope_neox);
+    }
+    for (std::int64_t h = 0; h < hp.n_head_kv; ++h) {
+      float* kh = kk + h * hp.head_dim_k;
+      if (L.k_norm) k::rms_norm(kh, L.k_norm, kh, hp.head_dim_k, hp.rms_eps);
+      k::rope(kh, hp.rope_dim, c, s, hp.arch->rope_neox);
+    }
+    const BatchToken& bt = batch[static_cast<std::size_t>(t)];
+    const KvRows r = cache_->rows(il, bt.seq, bt.pos);
+    store_row(kk, r.k, hp.k_dim(), cache_->type());
+    store_row(v, r.v, hp.v_dim(), cache_->type());
+  }
+  attention(batch, il);
+  const std::int64_t att_dim = hp.n_head * hp.head_dim_v;
+  k::matmul(L.wo, att_.data(), n_tok, att_dim, xn_.data(), e, scratch_, pool_);
+  for (std::int64_t i = 0; i < n_tok * e; ++i) x_[i] += xn_[i];
+  for (std::int64_t t = 0; t < n_tok; ++t) {
+    k::rms_norm(x_.data() + t * e, L.ffn_norm, xn_.data() + t * e, e, hp.rms_eps);
+  }
+  k::matmul(L.gate, xn_.data(), n_tok, e, gate_.data(), hp.n_ff, scratch_, pool_);
+  k::matmul(L.up, xn_.data(), n_tok, e, up_.data(), hp.n_ff, scratch_, pool_);
+  k::swiglu(gate_.data(), up_.data(), gate_.data(), n_tok * hp.n_ff);
+  k::matmul(L.down, gate_.data(), n_tok, hp.n_ff, xn_.data(), e, scratch_, pool_);
+  for (std::int64_t i = 0; i < n_tok * e; ++i) x_[i] += xn_[i];
+}
+
+std::span<const float> Context::eval(std::span<const BatchToken> batch) {
+  if (batch.empty()) return {};
+  check(batch);
+  const HParams& hp = model_->hparams();
+  const Weights& w = model_->weights();
+  const auto n_tok = static_cast<std::int64_t>(batch.size());
+  const std::int64_t e = hp.n_embd;
+  auto size = [&](std::vector<float>& v, std::int64_t n) { v.resize(static_cast<std::size_t>(n)); };
+  size(x_, n_tok * e);
+  size(xn_, n_tok * e);
+  size(q_, n_tok * hp.q_dim());
+  size(k_, n_tok * hp.k_dim());
+  size(v_, n_tok * hp.v_dim());
+  size(att_, n_tok * hp.n_head * hp.head_dim_v);
+  size(gate_, n_tok * hp.n_ff);
+  size(up_, n_tok * hp.n_ff);
+  const std::int64_t widest = std::max({e, hp.n_ff, hp.n_head * hp.head_dim_v});
+  size(scratch_, pool_.size() * widest);
+  for (std::int64_t t = 0; t < n_tok; ++t) {
+    const TokenId id = batch[static_cast<std::size_t>(t)].token;
+    k::dequantize_row(w.token_embd.type, w.token_embd.row(id), x_.data() + t * e, e);
+  }
+  rope_tables(batch);
+  for (std::int64_t il = 0; il < hp.n_layer; ++il) layer(batch, il);
+  // Final norm and output projection, only for the tokens that want logits.
+  std::int64_t n_out = 0;
+  for (std::int64_t t = 0; t < n_tok; ++t) {
+    if (!batch[static_cast<std::size_t>(t)].logits) continue;
+    k::rms_norm(x_.data() + t * e, w.output_norm, xn_.data() + n_out * e, e, hp.rms_eps);
+    ++n_out;
+  }
+  size(logits_, n_out * hp.n_vocab);
+  k::matmul(w.output, xn_.data(), n_out, e, logits_.data(), hp.n_vocab, scratch_, pool_);
+  return logits_;
+}
+
+}  // namespace llmux::engine::model
