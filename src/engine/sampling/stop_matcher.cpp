@@ -25,11 +25,17 @@ StopMatcher::Result StopMatcher::feed(std::string_view text_delta) {
   const std::size_t old_size = pending_.size();
   pending_.append(text_delta);
   const std::size_t from = old_size >= max_stop_ ? old_size - max_stop_ + 1 : 0;
+  // The stop that completes first wins (what a token-by-token check sees); on a tie, the one
+  // that starts first.
   std::size_t first = std::string::npos;
+  std::size_t first_end = std::string::npos;
   for (const auto& stop : stops_) {
     const std::size_t at = pending_.find(stop, from);
-    if (at < first) {
+    if (at == std::string::npos) continue;
+    const std::size_t end = at + stop.size();
+    if (end < first_end || (end == first_end && at < first)) {
       first = at;
+      first_end = end;
       matched_ = stop;
     }
   }

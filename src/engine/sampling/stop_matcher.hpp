@@ -13,8 +13,9 @@
 // passed through unchanged (the detokenizer already replaces them with U+FFFD).
 //
 // Concatenating every `text` returned by feed() and flush() gives the input up to (not
-// including) the first occurrence of any stop string, or all of it when none occurs. Empty
-// stop strings are ignored. Not thread-safe; one per sequence.
+// including) the stop string that completes first (the earliest end; on a tie, the earliest
+// start), or all of it when none occurs — whatever the split of the input. Empty stop strings
+// are ignored. Not thread-safe; one per sequence.
 #pragma once
 
 #include <string>

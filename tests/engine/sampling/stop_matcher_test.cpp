@@ -89,19 +89,31 @@ TEST(StopMatcher, ByteByByteEqualsWhole) {
   EXPECT_TRUE(split.stopped);
 }
 
-TEST(StopMatcher, EarliestOfSeveralStopsWins) {
+TEST(StopMatcher, TheStopThatCompletesFirstWins) {
   StopMatcher m({"world", "lo"});
   const auto r = m.feed("hello world");
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(r.text, "hel");
   EXPECT_EQ(m.matched(), "lo");
-  // A stop that starts before another one completes in the same delta.
-  StopMatcher n({"abcd", "bc"});
-  EXPECT_EQ(n.feed("xab").text, "x");
-  const auto s = n.feed("cd");  // "abcd" starts at 0, "bc" at 1: the earlier start wins
-  EXPECT_TRUE(s.stopped);
-  EXPECT_EQ(s.text, "");
-  EXPECT_EQ(n.matched(), "abcd");
+  // "abcd" starts first but "bc" completes first: streaming cannot wait for "abcd", so a whole
+  // feed does the same.
+  for (const auto& deltas : {std::vector<std::string>{"xab", "cd"}, std::vector<std::string>{"xabcd"}}) {
+    StopMatcher n({"abcd", "bc"});
+    std::string text;
+    bool stopped = false;
+    for (const auto& d : deltas) {
+      const auto s = n.feed(d);
+      text += s.text;
+      stopped = s.stopped;
+    }
+    EXPECT_TRUE(stopped);
+    EXPECT_EQ(text, "xa");
+    EXPECT_EQ(n.matched(), "bc");
+  }
+  // Same end: the longer (earlier-starting) stop.
+  StopMatcher t({"cd", "bcd"});
+  EXPECT_EQ(t.feed("abcde").text, "a");
+  EXPECT_EQ(t.matched(), "bcd");
 }
 
 TEST(StopMatcher, OverlappingPrefixesOfTheStop) {
