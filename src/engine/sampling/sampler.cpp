@@ -177,33 +177,73 @@ void Sampler::gather_candidates(const float* logits) {
 
 void Sampler::apply_top_p() {
   if (options_.top_p >= 1.0f || cand_.size() <= 1) return;
-  const auto by_rank = [](const Candidate& a, const Candidate& b) { return better(a, b); };
   float max_logit = kNegInf;
   for (const auto& c : cand_) max_logit = std::max(max_logit, c.logit);
+  weights_.resize(cand_.size());
   double total = 0.0;  // float exp (faster over a whole vocabulary), double sums
-  for (const auto& c : cand_) total += std::exp(c.logit - max_logit);
-  const double target = static_cast<double>(options_.top_p) * total;
-  // Sort only as long a prefix as needed: the nucleus is usually a few dozen tokens.
-  std::size_t sorted = cand_sorted_ ? cand_.size() : std::min<std::size_t>(cand_.size(), 256);
-  for (;;) {
-    if (!cand_sorted_) {  // O(V) selection, then a sort of the prefix only
-      const auto mid = cand_.begin() + static_cast<std::ptrdiff_t>(sorted);
-      if (mid != cand_.end()) std::nth_element(cand_.begin(), mid, cand_.end(), by_rank);
-      std::sort(cand_.begin(), mid, by_rank);
-    }
-    double cumulative = 0.0;
-    for (std::size_t i = 0; i < sorted; ++i) {
-      cumulative += std::exp(cand_[i].logit - max_logit);
-      if (cumulative >= target) {
-        cand_.resize(i + 1);
-        cand_sorted_ = true;
-        return;
-      }
-    }
-    if (sorted == cand_.size()) break;  // rounding: the whole set is the nucleus
-    sorted = std::min(cand_.size(), sorted * 4);
+  for (std::size_t i = 0; i < cand_.size(); ++i) {
+    weights_[i] = std::exp(cand_[i].logit - max_logit);
+    total += weights_[i];
   }
-  cand_sorted_ = true;
+  const double target = static_cast<double>(options_.top_p) * total;
+  if (!cand_sorted_) {
+    top_p_unsorted(max_logit, target);
+    return;
+  }
+  double cumulative = 0.0;
+  for (std::size_t i = 0; i < cand_.size(); ++i) {
+    cumulative += weights_[i];
+    if (cumulative >= target) {
+      cand_.resize(i + 1);
+      return;
+    }
+  }
+}
+
+// Top-p over unsorted candidates (top-k off) without sorting the whole vocabulary: bucket the
+// logits by value, find the bucket where the cumulative mass crosses the target, keep every
+// candidate of the buckets above it and sort only that bucket. Candidates stay in id order
+// (then the boundary bucket by rank), so the result does not depend on the standard library.
+void Sampler::top_p_unsorted(float max_logit, double target) {
+  constexpr std::size_t kBuckets = 1024;
+  float min_logit = max_logit;
+  for (const auto& c : cand_) min_logit = std::min(min_logit, c.logit);
+  const double range = static_cast<double>(max_logit) - min_logit;
+  const double scale = range > 0.0 ? static_cast<double>(kBuckets - 1) / range : 0.0;
+  const auto bucket_of = [&](float logit) {
+    const double b = (static_cast<double>(max_logit) - logit) * scale;
+    return std::min(kBuckets - 1, static_cast<std::size_t>(b));
+  };
+  bucket_mass_.assign(kBuckets, 0.0);
+  for (std::size_t i = 0; i < cand_.size(); ++i) bucket_mass_[bucket_of(cand_[i].logit)] += weights_[i];
+  double cumulative = 0.0;
+  std::size_t cut = kBuckets;
+  for (std::size_t b = 0; b < kBuckets; ++b) {
+    if (cumulative + bucket_mass_[b] >= target) {
+      cut = b;
+      break;
+    }
+    cumulative += bucket_mass_[b];
+  }
+  if (cut == kBuckets) return;  // rounding: the whole set is the nucleus
+  boundary_.clear();
+  std::size_t kept = 0;
+  for (const auto& c : cand_) {
+    const std::size_t b = bucket_of(c.logit);
+    if (b < cut) {
+      cand_[kept++] = c;
+    } else if (b == cut) {
+      boundary_.push_back(c);
+    }
+  }
+  std::sort(boundary_.begin(), boundary_.end(),
+            [](const Candidate& a, const Candidate& b) { return better(a, b); });
+  for (const auto& c : boundary_) {
+    cand_[kept++] = c;
+    cumulative += std::exp(c.logit - max_logit);
+    if (cumulative >= target) break;
+  }
+  cand_.resize(kept);
 }
 
 void Sampler::apply_min_p() {

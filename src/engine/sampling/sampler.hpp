@@ -28,7 +28,8 @@
 //
 // Efficiency: one O(n_vocab) pass to apply penalties (a copy of the row only when a penalty
 // is active and tokens were accepted), top-k by a bounded heap (O(V log k), no full sort),
-// top-p without top-k by partial sorts of a growing prefix, min-p by a threshold. Buffers are
+// top-p without top-k by bucketing the logits and sorting only the bucket where the nucleus
+// ends, min-p by a threshold. Buffers are
 // sized on the first call and reused: sample() does not allocate after the first call (except
 // to grow `top_logprobs` of the returned result).
 //
@@ -103,6 +104,7 @@ class Sampler {
   std::int32_t pick_random(const float* logits);
   void gather_candidates(const float* logits);
   void apply_top_p();
+  void top_p_unsorted(float max_logit, double target);
   void apply_min_p();
   std::int32_t draw();
   void fill_logprobs(std::span<const float> logits, SampleResult& result);
@@ -118,6 +120,8 @@ class Sampler {
   std::vector<Candidate> cand_;        // current candidates
   bool cand_sorted_ = false;           // cand_ is in descending order
   std::vector<double> weights_;        // probabilities scratch
+  std::vector<double> bucket_mass_;    // top-p without top-k: mass per logit bucket
+  std::vector<Candidate> boundary_;    // top-p without top-k: the bucket the cut falls in
   std::vector<Candidate> top_scratch_;  // logprob alternatives
 };
 

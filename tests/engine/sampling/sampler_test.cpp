@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -142,6 +143,46 @@ TEST(Sampler, TopPWithoutTopKOnALargeVocabulary) {
   const auto ids = support(s, logits, 100);
   EXPECT_GT(ids.size(), 60u);  // ~85 expected: many of the group, not just the first
   for (const auto id : ids) EXPECT_EQ(id % 300, 7) << id;
+}
+
+// The nucleus by brute force: sort everything, cut at the first cumulative mass >= top_p.
+std::set<std::int32_t> reference_nucleus(const std::vector<float>& logits, double top_p) {
+  std::vector<std::int32_t> ids(logits.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(i);
+  std::sort(ids.begin(), ids.end(), [&](std::int32_t a, std::int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  const double max_logit = logits[ids[0]];
+  double total = 0.0;
+  for (const float l : logits) total += std::exp(l - max_logit);
+  std::set<std::int32_t> kept;
+  double cumulative = 0.0;
+  for (const auto id : ids) {
+    kept.insert(id);
+    cumulative += std::exp(logits[id] - max_logit);
+    if (cumulative >= top_p * total) break;
+  }
+  return kept;
+}
+
+TEST(Sampler, BucketedTopPMatchesAFullSort) {
+  // Top-k off: the nucleus is found by bucketing. With a huge temperature every kept token is
+  // about equally likely, so enough draws reach the whole nucleus, and nothing else.
+  Rng rng(11);
+  for (int row = 0; row < 6; ++row) {
+    std::vector<float> logits(300);
+    for (auto& l : logits) l = static_cast<float>(rng.next_double() * 12.0 - 6.0);
+    logits[row * 7] = static_cast<float>(row);  // some ties and some spread
+    logits[row * 7 + 1] = static_cast<float>(row);
+    for (const float top_p : {0.3f, 0.8f, 0.97f}) {
+      auto o = plain(1000.0f);
+      o.top_p = top_p;
+      o.seed = static_cast<std::uint64_t>(row);
+      Sampler s(o, 300);
+      EXPECT_EQ(support(s, logits, 4000), reference_nucleus(logits, top_p))
+          << "row " << row << " top_p " << top_p;
+    }
+  }
 }
 
 TEST(Sampler, MinPDropsTokensBelowTheRatio) {
