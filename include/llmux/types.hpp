@@ -20,11 +20,21 @@ enum class Role { system, user, assistant, tool };
 
 std::string_view to_string(Role role) noexcept;
 
+// A prompt-cache breakpoint (Anthropic `cache_control`, type "ephemeral"): the prompt prefix up
+// to and including the part or tool that carries it may be cached. `ttl` empty means the
+// provider's default (5 minutes), otherwise e.g. "1h". Providers that cache automatically
+// (OpenAI) or not at all (Ollama) ignore it.
+struct CacheControl {
+  std::string ttl;
+  friend bool operator==(const CacheControl&, const CacheControl&) = default;
+};
+
 // One part of a message's content. Only text exists today; the kind leaves room for images.
 struct ContentPart {
   enum class Kind { text };
   Kind kind = Kind::text;
   std::string text;
+  std::optional<CacheControl> cache_control{};
 
   static ContentPart from_text(std::string text) { return {Kind::text, std::move(text)}; }
   friend bool operator==(const ContentPart&, const ContentPart&) = default;
@@ -44,6 +54,11 @@ struct Message {
   std::vector<ToolCall> tool_calls;  // role == assistant: the calls the model made
   std::string tool_call_id;          // role == tool: the call this message answers
   std::string name;                  // optional participant or tool name
+  // role == assistant: the reasoning the model produced before this turn's content, and the
+  // provider's signature of it (Anthropic extended thinking). Sent back where the protocol takes
+  // it (Anthropic needs it with tool use and thinking; Ollama's `thinking`), dropped elsewhere.
+  std::string reasoning{};
+  std::string reasoning_signature{};
 
   static Message system(std::string text);
   static Message user(std::string text);
@@ -60,6 +75,7 @@ struct ToolDefinition {
   std::string name;
   std::string description;
   std::string parameters = R"({"type":"object","properties":{}})";
+  std::optional<CacheControl> cache_control{};  // Anthropic: cache the tools up to this one
   friend bool operator==(const ToolDefinition&, const ToolDefinition&) = default;
 };
 
@@ -105,6 +121,9 @@ struct GenerateOptions {
   std::vector<ToolDefinition> tools;
   std::optional<ToolChoice> tool_choice;
   std::optional<ReasoningEffort> reasoning_effort;
+  // Extended-thinking budget in tokens (Anthropic `thinking.budget_tokens`; Ollama: enables
+  // `think`). When unset, a reasoning_effort gives Anthropic a budget (see docs/providers.md).
+  std::optional<std::int64_t> reasoning_budget_tokens{};
   // Provider-specific passthrough: a JSON object (as text) merged into the provider's request
   // body last, so it can set fields llmux does not model. Empty means nothing.
   std::string extra_body;
@@ -128,18 +147,26 @@ struct Usage {
   std::int64_t total_tokens = 0;
   std::int64_t cached_input_tokens = 0;  // input tokens served from a prompt cache
   std::int64_t reasoning_tokens = 0;     // part of output_tokens spent on reasoning, if known
+  std::int64_t cache_creation_input_tokens = 0;  // input tokens written to a prompt cache
   friend bool operator==(const Usage&, const Usage&) = default;
 };
 
 struct Timings {
   std::optional<std::chrono::microseconds> time_to_first_token;  // streaming or known upstream
   std::chrono::microseconds total{0};
+  // Durations the server reports (Ollama): model load, prompt evaluation, generation, and the
+  // server's own total. Unset when the provider does not report them.
+  std::optional<std::chrono::microseconds> load{};
+  std::optional<std::chrono::microseconds> prompt_eval{};
+  std::optional<std::chrono::microseconds> generation{};
+  std::optional<std::chrono::microseconds> server_total{};
   friend bool operator==(const Timings&, const Timings&) = default;
 };
 
 struct Response {
   std::string content;
   std::string reasoning;
+  std::string reasoning_signature{};  // Anthropic: the signature of the thinking, for history
   std::vector<ToolCall> tool_calls;
   FinishReason finish_reason = FinishReason::stop;
   Usage usage;

@@ -5,7 +5,9 @@
 #include <llmux/factory.hpp>
 #include <llmux/runtime.hpp>
 
+#include "providers/anthropic.hpp"
 #include "providers/fake.hpp"
+#include "providers/ollama.hpp"
 #include "providers/openai_compat.hpp"
 
 namespace llmux {
@@ -22,6 +24,8 @@ std::string env_or_empty(const std::string& name) {
 ProviderRegistry ProviderRegistry::builtin() {
   ProviderRegistry r;
   r.add(providers::fake_provider_info());
+  r.add(providers::anthropic_provider_info());
+  r.add(providers::ollama_provider_info());
   for (auto& info : providers::openai_compatible_provider_infos()) r.add(std::move(info));
   return r;
 }
