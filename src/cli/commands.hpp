@@ -21,5 +21,6 @@ void add_generate_command(CLI::App& app);
 void add_providers_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_render_template_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
 
 }  // namespace llmux::cli

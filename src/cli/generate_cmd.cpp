@@ -71,7 +71,8 @@ bool is_gguf_path(std::string_view model) {
   return model.size() > 5 && model.substr(model.size() - 5) == ".gguf";
 }
 
-void check_local_only_options(const GenerateArgs& a) {
+// A --model naming a .gguf file selects the local engine; the local-only flags need one.
+void resolve_local(GenerateArgs& a) {
   const bool local = is_gguf_path(a.model);
   const char* given = a.raw                 ? "--raw"
                       : a.ctx_size_opt->count() ? "--ctx-size"
@@ -79,8 +80,12 @@ void check_local_only_options(const GenerateArgs& a) {
                       : a.precision_opt->count() ? "--precision"
                                                  : nullptr;
   if (local) {
-    throw CliError(fmt::format(
-        "'{}' is a GGUF file, but this build of llmux has no local engine yet", a.model));
+    if (!a.provider.empty() && a.provider != "local") {
+      throw CliError(fmt::format("'{}' is a GGUF file, which only --provider local runs",
+                                 a.model));
+    }
+    a.provider = "local";
+    return;
   }
   if (given) {
     throw CliError(fmt::format("{} applies to local .gguf models only", given));
@@ -99,12 +104,20 @@ ProviderConfig make_config(const GenerateArgs& a) {
     }
     config.options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  if (a.provider == "local") {
+    if (a.ctx_size_opt->count()) config.options["ctx_size"] = std::to_string(a.ctx_size);
+    if (a.threads_opt->count()) config.options["threads"] = std::to_string(a.threads);
+    if (a.precision_opt->count()) config.options["precision"] = a.precision;
+    config.options.emplace("progress", "1");
+  }
   return config;
 }
 
 Request make_request(const GenerateArgs& a) {
   Request req;
-  req.model = a.model;
+  // The local engine names its model itself (general.name); a path is not a model name.
+  if (a.provider != "local") req.model = a.model;
+  if (a.raw) req.options.extra_body = R"({"raw":true})";
   if (!a.system.empty()) req.messages.push_back(Message::system(a.system));
   req.messages.push_back(Message::user(a.prompt));
   GenerateOptions& o = req.options;
@@ -197,8 +210,8 @@ std::string default_provider() {
 }
 
 void run_generate(GenerateArgs& a) {
-  if (a.provider.empty()) a.provider = default_provider();
-  check_local_only_options(a);
+  if (a.provider.empty() && !is_gguf_path(a.model)) a.provider = default_provider();
+  resolve_local(a);
   if (a.provider.empty()) {
     throw CliError("no provider: pass --provider NAME or set LLMUX_PROVIDER (see `llmux providers`)");
   }

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   llmux::cli::add_providers_command(app);
   llmux::cli::add_tokenize_command(app);
   llmux::cli::add_render_template_command(app);
+  llmux::cli::add_logits_command(app);
 
   try {
     app.parse(argc, argv);

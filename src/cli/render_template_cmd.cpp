@@ -15,7 +15,7 @@
 
 #include "cli/commands.hpp"
 #include "engine/chat_template/chat_template.hpp"
-#include "engine/chat_template/fallback.hpp"
+#include "engine/chat_template/model_template.hpp"
 #include "engine/gguf/gguf.hpp"
 #include "engine/gguf/metadata.hpp"
 
@@ -62,45 +62,13 @@ boost::json::object parse_vars(const std::vector<std::string>& vars) {
   return out;
 }
 
-struct ModelTemplate {
-  std::string source;
-  std::optional<std::string> bos_token;
-  std::optional<std::string> eos_token;
-};
-
-std::optional<std::string> token_text(const engine::gguf::TokenizerMetadata& t,
-                                      std::optional<std::int32_t> id) {
-  if (!id || *id < 0 || static_cast<std::size_t>(*id) >= t.tokens.size()) return std::nullopt;
-  return std::string(t.tokens[static_cast<std::size_t>(*id)]);
-}
-
-ModelTemplate template_from_model(const std::string& path) {
-  const auto file = engine::gguf::GgufFile::open(path);
-  const auto tokenizer = engine::gguf::read_tokenizer_metadata(file);
-  ModelTemplate out;
-  out.bos_token = token_text(tokenizer, tokenizer.bos_id);
-  out.eos_token = token_text(tokenizer, tokenizer.eos_id);
-  if (tokenizer.chat_template && !tokenizer.chat_template->empty()) {
-    out.source = std::string(*tokenizer.chat_template);
-    return out;
-  }
-  const std::string arch(file.get_string("general.architecture").value_or(""));
-  const auto has_token = [&](std::string_view text) {
-    for (std::string_view t : tokenizer.tokens) {
-      if (t == text) return true;
-    }
-    return false;
-  };
-  out.source = std::string(ct::fallback_source(ct::choose_fallback(arch, has_token)));
-  return out;
-}
-
 void run_render_template(const RenderTemplateArgs& args) {
-  ModelTemplate tpl;
+  ct::ModelTemplate tpl;
   if (!args.template_path.empty()) {
     tpl.source = read_text_file(args.template_path, "template");
   } else {
-    tpl = template_from_model(args.model_path);
+    const auto file = engine::gguf::GgufFile::open(args.model_path);
+    tpl = ct::template_for_model(file, engine::gguf::read_tokenizer_metadata(file));
   }
   const std::string messages = read_text_file(args.messages_path, "messages");
   const std::string tools =

@@ -7,6 +7,7 @@
 
 #include "providers/anthropic.hpp"
 #include "providers/fake.hpp"
+#include "providers/local.hpp"
 #include "providers/ollama.hpp"
 #include "providers/openai_compat.hpp"
 
@@ -24,6 +25,7 @@ std::string env_or_empty(const std::string& name) {
 ProviderRegistry ProviderRegistry::builtin() {
   ProviderRegistry r;
   r.add(providers::fake_provider_info());
+  r.add(providers::local_provider_info());
   r.add(providers::anthropic_provider_info());
   r.add(providers::ollama_provider_info());
   for (auto& info : providers::openai_compatible_provider_infos()) r.add(std::move(info));

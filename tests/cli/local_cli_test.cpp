@@ -1,0 +1,93 @@
+// `llmux generate --model FILE.gguf` and `llmux logits` on the fixture models.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <sstream>
+
+#include "cli/cli_runner.hpp"
+
+namespace llmux::test {
+namespace {
+
+std::string fixture(const std::string& file) {
+  return std::string(LLMUX_TEST_DATA_DIR) + "/models/" + file;
+}
+
+std::vector<double> parse_lines(const std::string& text) {
+  std::vector<double> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(std::stod(line));
+  return out;
+}
+
+TEST(LocalCli, GenerateFromAGgufFilePrintsTheJsonResult) {
+  const auto r = run_cli({"generate", "--model", fixture("qwen2-f16.gguf"), "--raw",
+                          "--max-tokens", "5", "--temperature", "0", "--threads", "1", "--json",
+                          "The event loop runs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(doc.at("provider").as_string(), "local");
+  EXPECT_EQ(doc.at("finish_reason").as_string(), "length");
+  EXPECT_EQ(doc.at("usage").at("output_tokens").as_int64(), 5);
+  EXPECT_GT(doc.at("usage").at("input_tokens").as_int64(), 3);
+  EXPECT_FALSE(doc.at("content").as_string().empty());
+  EXPECT_FALSE(doc.at("model").as_string().empty());
+
+  // Greedy is deterministic, streamed or not.
+  const auto s = run_cli({"generate", "--model", fixture("qwen2-f16.gguf"), "--raw",
+                          "--max-tokens", "5", "--temperature", "0", "--stream", "--json",
+                          "The event loop runs"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto last_line = s.out.substr(s.out.rfind('\n', s.out.size() - 2) + 1);
+  EXPECT_EQ(boost::json::parse(last_line).at("content"), doc.at("content"));
+}
+
+TEST(LocalCli, GenerateErrorsAreOneLine) {
+  auto r = run_cli({"generate", "--model", fixture("qwen2-f16.gguf"), "--ctx-size", "8",
+                    "a prompt that is much longer than eight tokens, surely longer"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("context_length_exceeded"), std::string::npos) << r.err;
+  r = run_cli({"generate", "--provider", "openai", "--model", fixture("qwen2-f16.gguf"), "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--provider local"), std::string::npos) << r.err;
+  r = run_cli({"generate", "--provider", "fake", "--raw", "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_cli({"generate", "--model", "/nonexistent/model.gguf", "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("model.gguf"), std::string::npos) << r.err;
+}
+
+TEST(LocalCli, LogitsPrintsOneFloatPerVocabularyEntry) {
+  const std::string tokens = "1 350 321 445 377 303";
+  const auto d = run_cli({"logits", "--model", fixture("llama-f32.gguf"), "--tokens", tokens});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  const auto def = parse_lines(d.out);
+  ASSERT_EQ(def.size(), 512u);
+  const auto f = run_cli({"logits", "--model", fixture("llama-f32.gguf"), "--tokens", tokens,
+                          "--precision", "full"});
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  const auto full = parse_lines(f.out);
+  ASSERT_EQ(full.size(), 512u);
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(def[i]));
+    num += (def[i] - full[i]) * (def[i] - full[i]);
+    den += full[i] * full[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 5e-3);  // float16 KV cache vs float32
+  EXPECT_GT(num, 0.0);                    // ... which does differ
+}
+
+TEST(LocalCli, LogitsRejectsBadTokenLists) {
+  auto r = run_cli({"logits", "--model", fixture("llama-f32.gguf"), "--tokens", "1 two 3"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_cli({"logits", "--model", fixture("llama-f32.gguf"), "--tokens", "1 9999"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace llmux::test
