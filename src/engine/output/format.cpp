@@ -60,6 +60,21 @@ Format detect_format(std::string_view chat_template, std::string_view architectu
   return f;
 }
 
+std::vector<std::string_view> parser_markers(const Format& format) {
+  std::vector<std::string_view> markers;
+  switch (format.tools) {
+    case ToolFormat::hermes: markers = {"<tool_call>", "</tool_call>"}; break;
+    case ToolFormat::llama3_json: markers = {"<|python_tag|>"}; break;
+    case ToolFormat::mistral: markers = {"[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"}; break;
+    case ToolFormat::none: break;
+  }
+  if (format.reasoning) {
+    markers.push_back("<think>");
+    markers.push_back("</think>");
+  }
+  return markers;
+}
+
 bool prompt_opens_reasoning(std::string_view prompt) noexcept {
   const std::size_t open = prompt.rfind("<think>");
   if (open == std::string_view::npos) return false;

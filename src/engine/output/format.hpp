@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 namespace llmux::engine::output {
 
@@ -34,6 +35,14 @@ std::string_view to_string(ToolFormat format) noexcept;
 // reasoning: the template mentions "<think>", or the architecture is qwen3/qwen3moe.
 // Never throws; unknown input gives {none, false}.
 Format detect_format(std::string_view chat_template, std::string_view architecture) noexcept;
+
+// The literal markers the output parser looks for in this format: tool-call tags (hermes:
+// <tool_call> </tool_call>; llama3_json: <|python_tag|>; mistral: [TOOL_CALLS] [ARGS]
+// [CALL_ID]) and, with reasoning, <think> </think>. Several are control tokens in their
+// vocabularies (Mistral's [TOOL_CALLS], Llama's <|python_tag|>), which a detokenizer drops by
+// default: render the text of those tokens (and only those, like llama.cpp's "preserved
+// tokens") so the parser sees them.
+std::vector<std::string_view> parser_markers(const Format& format);
 
 // Whether a rendered prompt leaves a <think> block open, so the model's output starts inside
 // its reasoning (DeepSeek-R1, Qwen3 "thinking" templates end the generation prompt with

@@ -57,6 +57,16 @@ TEST(DetectFormat, ArchitectureFallbackWithoutToolMarkers) {
   EXPECT_EQ(detect_format("", "gemma3"), (Format{ToolFormat::none, false}));
 }
 
+TEST(ParserMarkers, PerFormat) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(parser_markers({ToolFormat::none, false}), V{});
+  EXPECT_EQ(parser_markers({ToolFormat::hermes, true}),
+            (V{"<tool_call>", "</tool_call>", "<think>", "</think>"}));
+  EXPECT_EQ(parser_markers({ToolFormat::llama3_json, false}), V{"<|python_tag|>"});
+  EXPECT_EQ(parser_markers({ToolFormat::mistral, false}),
+            (V{"[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"}));
+}
+
 TEST(PromptOpensReasoning, Cases) {
   EXPECT_TRUE(prompt_opens_reasoning("<｜User｜>hi<｜Assistant｜><think>\n"));
   EXPECT_TRUE(prompt_opens_reasoning("<|im_start|>assistant\n<think>"));
