@@ -170,6 +170,31 @@ TEST(Forward, UnsupportedOrIncompleteModelsAreClearErrors) {
   expect_error([&] {
     load_modified([&](auto& w, auto& s) { copy_all(w, s, "blk.1.ffn_up.weight", ""); });
   }, errc::invalid_argument, "blk.1.ffn_up.weight is missing");
+  // A weight type the engine cannot compute with: IQ4_NL has Q4_0's block size and bytes, so
+  // relabelling a Q4_0 tensor gives a valid GGUF file with an unsupported type.
+  expect_error([&] {
+    const auto src = GgufFile::open(model_path("llama-256-q4_0-lcpp.gguf"));
+    GgufWriter w;
+    for (const auto& kv : src.metadata()) w.add(std::string(kv.key), to_owned(kv.value));
+    for (const auto& t : src.tensors()) {
+      const auto type = t.name == "blk.0.attn_q.weight" ? engine::gguf::TensorType::iq4_nl : t.type;
+      w.add_tensor(std::string(t.name), type, t.shape, t.data);
+    }
+    Model::load(GgufFile::from_bytes(w.bytes(), "iq4.gguf"));
+  }, errc::invalid_argument, "blk.0.attn_q.weight has type iq4_nl");
+  // A wrong shape.
+  expect_error([&] {
+    load_modified([&](auto& w, auto& s) {
+      for (const auto& kv : s.metadata()) {
+        if (kv.key == "llama.feed_forward_length") {
+          w.add("llama.feed_forward_length", engine::gguf::OwnedValue::u32(96));
+        } else {
+          w.add(std::string(kv.key), to_owned(kv.value));
+        }
+      }
+      for (const auto& t : s.tensors()) w.add_tensor(std::string(t.name), t.type, t.shape, t.data);
+    });
+  }, errc::invalid_argument, "expected [64, 96]");
 }
 
 }  // namespace

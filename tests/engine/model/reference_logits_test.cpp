@@ -67,7 +67,9 @@ TEST(ReferenceLogits, FullPrecisionWithin1e4OfFloat64AtEveryPosition) {
 
 TEST(ReferenceLogits, DefaultPrecisionWithin5e3) {
   for (const Case& c : float_cases()) {
-    EXPECT_LT(worst_error(c, Precision::default_), 5e-3) << c.file;
+    const double err = worst_error(c, Precision::default_);
+    EXPECT_LT(err, 5e-3) << c.file;
+    RecordProperty(c.file, fmt::format("{:.3g}", err));
   }
 }
 
@@ -77,6 +79,7 @@ TEST(ReferenceLogits, TrueFrequenciesDifferOnlyByTheReferenceRounding) {
   // (swapping the RoPE pairing or the GQA head mapping gives errors near 1).
   for (const Case& c : float_cases()) {
     const double err = worst_error(c, Precision::full, false);
+    RecordProperty(c.file, fmt::format("{:.3g}", err));
     EXPECT_LT(err, 2e-2) << c.file;
     EXPECT_GT(err, 1e-4) << c.file << ": the reference no longer rounds its RoPE frequencies?";
   }
@@ -119,6 +122,7 @@ TEST(ReferenceLogits, QuantizedFilesMatchTheirDequantizedFloat64Reference) {
       }
     }
     EXPECT_LT(worst, 1e-4) << name;
+    RecordProperty(name, fmt::format("{:.3g}", worst));
   }
 }
 
