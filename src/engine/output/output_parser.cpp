@@ -278,8 +278,13 @@ bool OutputParser::enter_call_mode(std::size_t marker_at, std::string_view marke
 // ---- Hermes / Qwen -------------------------------------------------------------------------
 
 bool OutputParser::step_hermes() {
-  const std::size_t close = buf_.find(kHermesClose);
-  if (close == std::string::npos && !final_) return false;
+  // Resume the search where the last one stopped: a long call arrives in many pieces.
+  const std::size_t close = buf_.find(kHermesClose, searched_);
+  if (close == std::string::npos && !final_) {
+    searched_ = buf_.size() >= kHermesClose.size() ? buf_.size() - kHermesClose.size() + 1 : 0;
+    return false;
+  }
+  searched_ = 0;
   const bool closed = close != std::string::npos;
   const std::size_t body_size = closed ? close : buf_.size();
   const std::string_view body = std::string_view(buf_).substr(0, body_size);

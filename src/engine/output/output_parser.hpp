@@ -122,6 +122,7 @@ class OutputParser {
   bool python_tagged_ = false;  // the current llama3 JSON call followed <|python_tag|>
   std::string marker_;          // the marker that opened the current call
   std::string space_before_;    // whitespace dropped before that marker
+  std::size_t searched_ = 0;     // hermes: no "</tool_call>" starts before this offset
   JsonScanner scanner_;
   std::vector<StreamEvent>* out_ = nullptr;  // events of the current feed()/finish()
   std::string content_;

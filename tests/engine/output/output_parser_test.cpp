@@ -63,6 +63,17 @@ TEST(HermesFormat, Qwen3ThinkingThenCall) {
   EXPECT_EQ(p.calls, (std::vector<ToolCall>{call("get_time", R"({"tz": "UTC"})", id(0))}));
 }
 
+TEST(HermesFormat, LongArgumentsInManyPieces) {
+  // 40 KB of arguments fed byte by byte (the close tag is searched incrementally).
+  std::string body(40000, 'x');
+  for (std::size_t i = 0; i < body.size(); i += 100) body[i] = '<';
+  const std::string args = "{\"content\": \"" + body + "\"}";
+  const auto p = parse_all_ways(options_for(ToolFormat::hermes),
+                                "<tool_call>\n{\"name\": \"write\", \"arguments\": " + args +
+                                    "}\n</tool_call>");
+  EXPECT_EQ(p.calls, (std::vector<ToolCall>{call("write", args, id(0))}));
+}
+
 TEST(HermesFormat, UnclosedCallAtTheEndIsAcceptedWhenItsJsonIsWhole) {
   const auto p = parse_all_ways(options_for(ToolFormat::hermes),
                                 "<tool_call>\n{\"name\":\"f\",\"arguments\":{}}\n");
