@@ -143,4 +143,24 @@ void GgufWriter::write(const std::filesystem::path& path) const {
   }
 }
 
+OwnedValue OwnedValue::copy_of(const Value& v) {
+  switch (v.type()) {
+    case ValueType::string: return string(std::string(*v.as_string()));
+    case ValueType::f32:
+    case ValueType::f64: return {v.type(), {}, *v.as_float()};
+    case ValueType::boolean: return boolean(*v.as_bool());
+    case ValueType::array: {
+      std::vector<OwnedValue> items;
+      items.reserve(v.as_array()->items.size());
+      for (const auto& item : v.as_array()->items) items.push_back(copy_of(item));
+      return array(v.as_array()->element_type, std::move(items));
+    }
+    case ValueType::i8:
+    case ValueType::i16:
+    case ValueType::i32:
+    case ValueType::i64: return {v.type(), {}, *v.as_int()};
+    default: return {v.type(), {}, *v.as_uint()};
+  }
+}
+
 }  // namespace llmux::engine::gguf

@@ -42,6 +42,8 @@ struct OwnedValue {
   static OwnedValue string_array(const std::vector<std::string>& items);
   static OwnedValue f32_array(const std::vector<float>& items);
   static OwnedValue i32_array(const std::vector<std::int32_t>& items);
+  // A copy of a value read from a file (to rewrite a file with changes).
+  static OwnedValue copy_of(const Value& value);
 };
 
 class GgufWriter {

@@ -122,22 +122,7 @@ TEST(Forward, BadTokensAndPositionsAreClearErrors) {
 }
 
 engine::gguf::OwnedValue to_owned(const engine::gguf::Value& v) {
-  using engine::gguf::OwnedValue;
-  using engine::gguf::ValueType;
-  switch (v.type()) {
-    case ValueType::string: return OwnedValue::string(std::string(*v.as_string()));
-    case ValueType::f32: return OwnedValue::f32(static_cast<float>(*v.as_float()));
-    case ValueType::f64: return OwnedValue::f64(*v.as_float());
-    case ValueType::boolean: return OwnedValue::boolean(*v.as_bool());
-    case ValueType::array: {
-      std::vector<OwnedValue> items;
-      for (const auto& item : v.as_array()->items) items.push_back(to_owned(item));
-      return OwnedValue::array(v.as_array()->element_type, std::move(items));
-    }
-    case ValueType::i8: case ValueType::i16: case ValueType::i32: case ValueType::i64:
-      return {v.type(), {}, *v.as_int()};
-    default: return {v.type(), {}, *v.as_uint()};
-  }
+  return engine::gguf::OwnedValue::copy_of(v);
 }
 
 // Rewrites a fixture with one change, for the validation tests.
