@@ -22,5 +22,8 @@ void add_providers_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_render_template_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
+void add_mock_server_command(CLI::App& app);
+void add_bench_command(CLI::App& app);  // `bench`; its children: add_bench_client(bench), …
+void add_bench_client(CLI::App& bench);
 
 }  // namespace llmux::cli

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   llmux::cli::add_tokenize_command(app);
   llmux::cli::add_render_template_command(app);
   llmux::cli::add_logits_command(app);
+  llmux::cli::add_mock_server_command(app);
+  llmux::cli::add_bench_command(app);
 
   try {
     app.parse(argc, argv);

@@ -109,11 +109,23 @@ std::string RecordedRequest::header(std::string_view name) const {
   return {};
 }
 
+// A request waiting for an asynchronous handler's answer. Touched on the strand only.
+struct PendingAnswer {
+  explicit PendingAnswer(const asio::strand<Executor>& strand)
+      : timer(strand, asio::steady_timer::time_point::max()) {}
+  asio::steady_timer timer;  // cancelled when the answer arrives or the server stops
+  std::optional<Transcript> transcript;
+};
+
 struct TestServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(Executor ex, Handler h) : strand(asio::make_strand(ex)), acceptor(strand), handler(std::move(h)) {}
+  Impl(Executor ex, AsyncHandler h)
+      : strand(asio::make_strand(ex)), acceptor(strand), async_handler(std::move(h)) {}
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(std::shared_ptr<tcp::socket> socket);
+  asio::awaitable<std::optional<Transcript>> answer(const RecordedRequest& request);
+  void start(std::uint16_t port, const std::optional<TlsFiles>& tls);
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream, tcp::socket& socket);
   void close_all();
@@ -121,6 +133,8 @@ struct TestServer::Impl : std::enable_shared_from_this<Impl> {
   asio::strand<Executor> strand;
   tcp::acceptor acceptor;
   Handler handler;
+  AsyncHandler async_handler;
+  bool record_requests = true;
   std::optional<asio::ssl::context> ssl;
   std::uint16_t port = 0;
 
@@ -130,6 +144,7 @@ struct TestServer::Impl : std::enable_shared_from_this<Impl> {
   std::size_t open = 0;
   // Touched on the strand only.
   std::vector<std::weak_ptr<tcp::socket>> sockets;
+  std::vector<std::weak_ptr<PendingAnswer>> pending;
   bool stopped = false;
 };
 
@@ -185,11 +200,13 @@ asio::awaitable<void> TestServer::Impl::serve(Stream& stream, tcp::socket& socke
     const auto& msg = parser.get();
     RecordedRequest rec{std::string(msg.method_string()), std::string(msg.target()), {}, msg.body()};
     for (const auto& f : msg) rec.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    {
+    if (record_requests) {
       std::lock_guard lock(mu);
       requests.push_back(rec);
     }
-    Transcript transcript = handler(rec);
+    std::optional<Transcript> answered = co_await answer(rec);
+    if (!answered || stopped) co_return;
+    Transcript transcript = std::move(*answered);
     for (const Step& step : transcript.steps) {
       if (step.delay.count() > 0) {
         asio::steady_timer timer(strand, step.delay);
@@ -221,6 +238,7 @@ asio::awaitable<void> TestServer::Impl::serve(Stream& stream, tcp::socket& socke
         }
       }
     }
+    transcript.hold.reset();
     if (!transcript.keep_alive) {
       socket.shutdown(tcp::socket::shutdown_send, ec);
       // Let the client read everything and close first.
@@ -233,6 +251,24 @@ asio::awaitable<void> TestServer::Impl::serve(Stream& stream, tcp::socket& socke
   }
 }
 
+asio::awaitable<std::optional<Transcript>> TestServer::Impl::answer(const RecordedRequest& request) {
+  if (handler) co_return handler(request);
+  auto waiting = std::make_shared<PendingAnswer>(strand);
+  std::erase_if(pending, [](const auto& w) { return w.expired(); });
+  pending.push_back(waiting);
+  Responder respond = [waiting, strand = strand](Transcript t) {
+    asio::post(strand, [waiting, t = std::move(t)]() mutable {
+      waiting->transcript = std::move(t);
+      waiting->timer.cancel();
+    });
+  };
+  async_handler(request, std::move(respond));
+  // The answer is posted to this strand, so it cannot arrive before this wait has started.
+  error_code ec;
+  co_await waiting->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return std::move(waiting->transcript);
+}
+
 void TestServer::Impl::close_all() {
   stopped = true;
   error_code ec;
@@ -241,23 +277,38 @@ void TestServer::Impl::close_all() {
     if (auto s = weak.lock()) s->close(ec);
   }
   sockets.clear();
+  for (auto& weak : pending) {
+    if (auto p = weak.lock()) p->timer.cancel();
+  }
+  pending.clear();
+}
+
+void TestServer::Impl::start(std::uint16_t listen_port, const std::optional<TlsFiles>& tls) {
+  if (tls) {
+    ssl.emplace(asio::ssl::context::tls_server);
+    ssl->use_certificate_chain_file(tls->certificate_chain);
+    ssl->use_private_key_file(tls->private_key, asio::ssl::context::pem);
+  }
+  tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), listen_port);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  port = acceptor.local_endpoint().port();
+  asio::co_spawn(strand, accept_loop(), asio::detached);
 }
 
 TestServer::TestServer(Executor executor, Handler handler, std::uint16_t port,
                        std::optional<TlsFiles> tls)
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(handler))) {
-  if (tls) {
-    impl_->ssl.emplace(asio::ssl::context::tls_server);
-    impl_->ssl->use_certificate_chain_file(tls->certificate_chain);
-    impl_->ssl->use_private_key_file(tls->private_key, asio::ssl::context::pem);
-  }
-  tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
-  impl_->acceptor.open(endpoint.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(endpoint);
-  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
-  impl_->port = impl_->acceptor.local_endpoint().port();
-  asio::co_spawn(impl_->strand, impl_->accept_loop(), asio::detached);
+  impl_->start(port, tls);
+}
+
+TestServer::TestServer(Executor executor, AsyncHandler handler, std::uint16_t port,
+                       ServerOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(handler))) {
+  impl_->record_requests = options.record_requests;
+  impl_->start(port, options.tls);
 }
 
 TestServer::~TestServer() { stop(); }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,9 @@ struct Step {
 struct Transcript {
   std::vector<Step> steps;
   bool keep_alive = true;  // after the steps, read the next request on the same connection
+  // Released once the steps have been played, or when the connection ended before that (e.g. an
+  // inference simulator's slot lease).
+  std::shared_ptr<void> hold;
 
   // A complete response with Content-Length.
   static Transcript response(int status, std::string body,
@@ -65,10 +69,19 @@ struct RecordedRequest {
 };
 
 using Handler = std::function<Transcript(const RecordedRequest&)>;
+// An asynchronous handler answers later: it calls `respond` exactly once, from any thread, and the
+// connection waits until then (stop() ends the wait).
+using Responder = std::function<void(Transcript)>;
+using AsyncHandler = std::function<void(const RecordedRequest&, Responder respond)>;
 
 struct TlsFiles {
   std::string certificate_chain;  // PEM file
   std::string private_key;        // PEM file
+};
+
+struct ServerOptions {
+  std::optional<TlsFiles> tls;
+  bool record_requests = true;  // keep every request for requests(); off for long-running servers
 };
 
 // Thread safety: all members may be called from any thread. The handler runs on the server's
@@ -78,6 +91,7 @@ class TestServer {
   // Listens on 127.0.0.1 (port 0: any free port) and starts accepting at once.
   TestServer(Executor executor, Handler handler, std::uint16_t port = 0,
              std::optional<TlsFiles> tls = std::nullopt);
+  TestServer(Executor executor, AsyncHandler handler, std::uint16_t port, ServerOptions options);
   ~TestServer();
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
@@ -85,7 +99,7 @@ class TestServer {
   std::uint16_t port() const noexcept;
   std::string base_url() const;  // "http://127.0.0.1:PORT" (https when TLS)
 
-  std::vector<RecordedRequest> requests() const;
+  std::vector<RecordedRequest> requests() const;  // empty unless record_requests
   std::size_t connections_accepted() const;
   std::size_t connections_open() const;
 
