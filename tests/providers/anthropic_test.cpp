@@ -377,6 +377,32 @@ TEST_F(AnthropicTest, BrokenStreamsAreProtocolErrors) {
   }
 }
 
+TEST_F(AnthropicTest, EveryTruncationAndCorruptionIsACleanError) {
+  const std::string bytes = test::join(test::sse_events(kToolStream));
+  const Decoded whole = decode_sse({bytes});
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    Decoded cut = decode_sse({std::string_view(bytes).substr(0, i)});
+    ASSERT_TRUE(cut.error.starts_with("protocol_error")) << i << ": " << cut.error;
+    std::string corrupt = bytes;
+    corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
+    Decoded bad = decode_sse({corrupt});  // an error, or a stream that still parses
+    EXPECT_TRUE(bad.error.empty() || bad.error.find(": anthropic: ") != std::string::npos) << bad.error;
+  }
+  EXPECT_TRUE(whole.error.empty());
+}
+
+TEST_F(AnthropicTest, StreamRequestAnsweredWithOneJsonBody) {
+  TestServer server(server_rt.get_executor(), [](const RecordedRequest&) {
+    return Transcript::response(200, kToolMessage);
+  });
+  Stream s = provider(server)->async_stream(request());
+  std::vector<StreamEvent> events;
+  while (auto e = s.next()) events.push_back(*e);
+  ASSERT_EQ(events.size(), 8u);  // reasoning, text, 2 x (delta, done), usage, finish
+  EXPECT_EQ(std::get<ToolCallDone>(events[5]).call, (ToolCall{"toolu_2", "get_time", R"({"tz":"CET"})"}));
+  EXPECT_EQ(s.response()->tool_calls.size(), 2u);
+}
+
 TEST_F(AnthropicTest, StopReasonsAndTextOnlyStream) {
   EXPECT_EQ(providers::map_anthropic_stop_reason("end_turn"), FinishReason::stop);
   EXPECT_EQ(providers::map_anthropic_stop_reason("stop_sequence"), FinishReason::stop);

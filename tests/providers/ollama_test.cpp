@@ -311,6 +311,18 @@ TEST_F(OllamaTest, ErrorLinesAndTruncatedStreams) {
   EXPECT_THROW(p->generate(request()), Error);  // {"error"} as a whole body
 }
 
+TEST_F(OllamaTest, EveryTruncationAndCorruptionIsACleanError) {
+  const std::string bytes = test::join(test::ndjson_lines(kToolLines));
+  for (std::size_t i = 0; i + 1 < bytes.size(); ++i) {
+    Decoded cut = decode_ndjson({std::string_view(bytes).substr(0, i)});
+    ASSERT_TRUE(cut.error.starts_with("protocol_error")) << i << ": " << cut.error;
+    std::string corrupt = bytes;
+    corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
+    Decoded bad = decode_ndjson({corrupt});
+    EXPECT_TRUE(bad.error.empty() || bad.error.find(": ollama: ") != std::string::npos) << bad.error;
+  }
+}
+
 TEST_F(OllamaTest, ModelListingFromTags) {
   TestServer server(server_rt.get_executor(), [](const RecordedRequest& r) {
     EXPECT_EQ(r.target, "/api/tags");
