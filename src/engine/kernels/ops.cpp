@@ -1,5 +1,7 @@
 #include "engine/kernels/ops.hpp"
 
+#include "engine/kernels/dot.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -18,22 +20,53 @@ float dot(const float* a, const float* b, std::int64_t n) noexcept {
 }
 
 void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t x_stride,
-            float* y, std::int64_t y_stride, std::span<float> scratch, ThreadPool& pool) {
+            float* y, std::int64_t y_stride, bool integer, MatmulScratch& scratch,
+            ThreadPool& pool) {
+  const ActKind kind = act_kind(w.type);
+  const bool float_weights = kind == ActKind::f32;
+  const bool quantize = integer && !float_weights;
+  // Activations of every token, quantized once.
+  std::size_t act_stride = 0;
+  if (quantize) {
+    act_stride = kind == ActKind::q8 ? static_cast<std::size_t>(w.cols / 32) * sizeof(ActQ8)
+                                     : static_cast<std::size_t>(w.cols / 256) * sizeof(ActQ8K);
+    if (scratch.act.size() < act_stride * static_cast<std::size_t>(n_tokens)) {
+      scratch.act.resize(act_stride * static_cast<std::size_t>(n_tokens));
+    }
+    for (std::int64_t t = 0; t < n_tokens; ++t) {
+      std::byte* dst = scratch.act.data() + act_stride * static_cast<std::size_t>(t);
+      if (kind == ActKind::q8) {
+        quantize_act_q8(x + t * x_stride, reinterpret_cast<ActQ8*>(dst), w.cols);
+      } else {
+        quantize_act_q8k(x + t * x_stride, reinterpret_cast<ActQ8K*>(dst), w.cols);
+      }
+    }
+  }
+  const bool dequant_rows = !quantize && !float_weights;
+  if (dequant_rows) {
+    const std::size_t need = static_cast<std::size_t>(pool.size()) * static_cast<std::size_t>(w.cols);
+    if (scratch.rows.size() < need) scratch.rows.resize(need);
+  }
+  const DotFn fn = dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type);
   // Row blocks of at least 16 rows per task keep the dispatch cost small.
   constexpr std::int64_t kRowsPerTask = 16;
   const std::int64_t n_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
   pool.parallel_for(n_tasks, [&](std::int64_t task, int worker) {
-    float* row = scratch.data() + static_cast<std::size_t>(worker) * static_cast<std::size_t>(w.cols);
+    float* row = dequant_rows ? scratch.rows.data() + static_cast<std::size_t>(worker) *
+                                                          static_cast<std::size_t>(w.cols)
+                              : nullptr;
     const std::int64_t end = std::min(w.rows, (task + 1) * kRowsPerTask);
     for (std::int64_t r = task * kRowsPerTask; r < end; ++r) {
-      const float* wr = row;
-      if (w.type == WeightType::f32) {
-        wr = reinterpret_cast<const float*>(w.row(r));
-      } else {
-        dequantize_row(w.type, w.row(r), row, w.cols);
+      const std::byte* wr = w.row(r);
+      if (dequant_rows) {
+        dequantize_row(w.type, wr, row, w.cols);
+        wr = reinterpret_cast<const std::byte*>(row);
       }
       for (std::int64_t t = 0; t < n_tokens; ++t) {
-        y[t * y_stride + r] = dot(wr, x + t * x_stride, w.cols);
+        const void* a = quantize ? static_cast<const void*>(scratch.act.data() +
+                                                            act_stride * static_cast<std::size_t>(t))
+                                 : static_cast<const void*>(x + t * x_stride);
+        y[t * y_stride + r] = fn(wr, a, w.cols);
       }
     }
   });

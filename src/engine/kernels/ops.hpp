@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "engine/kernels/dequant.hpp"
 #include "engine/kernels/thread_pool.hpp"
@@ -29,11 +30,20 @@ struct Matrix {
 
 float dot(const float* a, const float* b, std::int64_t n) noexcept;
 
+// Working memory of matmul, reused across calls (grows to the largest need, then stays).
+struct MatmulScratch {
+  std::vector<float> rows;        // one dequantized weight row per thread (full precision)
+  std::vector<std::byte> act;     // the tokens' quantized activations (integer paths)
+};
+
 // y[t * y_stride + r] = dot(W.row(r), x + t * x_stride) for t < n_tokens, r < W.rows.
-// Each weight row is dequantized once per call and used for all tokens. `scratch` holds
-// pool.size() * W.cols floats.
+// Rows are split over the pool; each weight row is read once per call and used for all tokens.
+// With `integer` set, quantized weights use the integer dot products (activations quantized
+// once per token, dot.hpp); otherwise quantized rows are dequantized and dotted in float32
+// (the full-precision path). F32/F16/BF16 weights always use float activations.
 void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t x_stride,
-            float* y, std::int64_t y_stride, std::span<float> scratch, ThreadPool& pool);
+            float* y, std::int64_t y_stride, bool integer, MatmulScratch& scratch,
+            ThreadPool& pool);
 
 // y = x / rms(x) * weight (weight may be null: no scaling), with eps inside the root.
 void rms_norm(const float* x, const float* weight, float* y, std::int64_t n, float eps) noexcept;

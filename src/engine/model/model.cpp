@@ -31,6 +31,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
   const HParams& hp = model_->hparams();
   n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<std::int64_t>(hp.n_ctx_train, 4096);
   const KvType type = options.precision == Precision::full ? KvType::f32 : KvType::f16;
+  integer_ = options.precision != Precision::full;
   cache_ = std::make_unique<ContiguousKvCache>(hp.n_layer, hp.k_dim(), hp.v_dim(), n_ctx_, type);
 }
 
@@ -153,9 +154,9 @@ void Context::layer(std::span<const BatchToken> batch, std::int64_t il) {
   for (std::int64_t t = 0; t < n_tok; ++t) {
     k::rms_norm(x_.data() + t * e, L.attn_norm, xn_.data() + t * e, e, hp.rms_eps);
   }
-  k::matmul(L.wq, xn_.data(), n_tok, e, q_.data(), hp.q_dim(), scratch_, pool_);
-  k::matmul(L.wk, xn_.data(), n_tok, e, k_.data(), hp.k_dim(), scratch_, pool_);
-  k::matmul(L.wv, xn_.data(), n_tok, e, v_.data(), hp.v_dim(), scratch_, pool_);
+  k::matmul(L.wq, xn_.data(), n_tok, e, q_.data(), hp.q_dim(), integer_, scratch_, pool_);
+  k::matmul(L.wk, xn_.data(), n_tok, e, k_.data(), hp.k_dim(), integer_, scratch_, pool_);
+  k::matmul(L.wv, xn_.data(), n_tok, e, v_.data(), hp.v_dim(), integer_, scratch_, pool_);
   const std::int64_t half = hp.rope_dim / 2;
   for (std::int64_t t = 0; t < n_tok; ++t) {
     float* q = q_.data() + t * hp.q_dim();
@@ -189,15 +190,15 @@ void Context::layer(std::span<const BatchToken> batch, std::int64_t il) {
   }
   attention(batch, il);
   const std::int64_t att_dim = hp.n_head * hp.head_dim_v;
-  k::matmul(L.wo, att_.data(), n_tok, att_dim, xn_.data(), e, scratch_, pool_);
+  k::matmul(L.wo, att_.data(), n_tok, att_dim, xn_.data(), e, integer_, scratch_, pool_);
   for (std::int64_t i = 0; i < n_tok * e; ++i) x_[i] += xn_[i];
   for (std::int64_t t = 0; t < n_tok; ++t) {
     k::rms_norm(x_.data() + t * e, L.ffn_norm, xn_.data() + t * e, e, hp.rms_eps);
   }
-  k::matmul(L.gate, xn_.data(), n_tok, e, gate_.data(), hp.n_ff, scratch_, pool_);
-  k::matmul(L.up, xn_.data(), n_tok, e, up_.data(), hp.n_ff, scratch_, pool_);
+  k::matmul(L.gate, xn_.data(), n_tok, e, gate_.data(), hp.n_ff, integer_, scratch_, pool_);
+  k::matmul(L.up, xn_.data(), n_tok, e, up_.data(), hp.n_ff, integer_, scratch_, pool_);
   k::swiglu(gate_.data(), up_.data(), gate_.data(), n_tok * hp.n_ff);
-  k::matmul(L.down, gate_.data(), n_tok, hp.n_ff, xn_.data(), e, scratch_, pool_);
+  k::matmul(L.down, gate_.data(), n_tok, hp.n_ff, xn_.data(), e, integer_, scratch_, pool_);
   for (std::int64_t i = 0; i < n_tok * e; ++i) x_[i] += xn_[i];
 }
 
@@ -217,8 +218,6 @@ std::span<const float> Context::eval(std::span<const BatchToken> batch) {
   size(att_, n_tok * hp.n_head * hp.head_dim_v);
   size(gate_, n_tok * hp.n_ff);
   size(up_, n_tok * hp.n_ff);
-  const std::int64_t widest = std::max({e, hp.n_ff, hp.n_head * hp.head_dim_v});
-  size(scratch_, pool_.size() * widest);
   for (std::int64_t t = 0; t < n_tok; ++t) {
     const TokenId id = batch[static_cast<std::size_t>(t)].token;
     k::dequantize_row(w.token_embd.type, w.token_embd.row(id), x_.data() + t * e, e);
@@ -233,7 +232,7 @@ std::span<const float> Context::eval(std::span<const BatchToken> batch) {
     ++n_out;
   }
   size(logits_, n_out * hp.n_vocab);
-  k::matmul(w.output, xn_.data(), n_out, e, logits_.data(), hp.n_vocab, scratch_, pool_);
+  k::matmul(w.output, xn_.data(), n_out, e, logits_.data(), hp.n_vocab, integer_, scratch_, pool_);
   return logits_;
 }
 

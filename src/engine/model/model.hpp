@@ -91,7 +91,9 @@ class Context {
   std::unique_ptr<KvCache> cache_;
   kernels::ThreadPool pool_;
   // Working memory, reused across evals.
-  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, logits_, scratch_, scores_, cos_, sin_;
+  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, logits_, scores_, cos_, sin_;
+  kernels::MatmulScratch scratch_;
+  bool integer_ = true;  // integer dot products (default precision)
 };
 
 }  // namespace llmux::engine::model

@@ -1,0 +1,53 @@
+// Dot products of one weight row (as stored in the GGUF file) with one activation row, for the
+// matrix-vector and small matrix-matrix products of the forward pass.
+//
+// Integer paths (default precision): activations are quantized on the fly, per token, to
+// ActQ8 blocks of 32 (for the 32-weight formats) or ActQ8K blocks of 256 (for the K-quants),
+// then each block's products are summed in exact integer arithmetic and scaled once. Float
+// paths (F32/F16/BF16 weights, and every type in full precision via dequantize + dot_f32) keep
+// float32 activations.
+//
+// Two implementations: a scalar reference (every platform) and AVX2/FMA/F16C versions picked at
+// run time when the CPU has them. Within a block both compute the same integers; they differ
+// only in the order the per-block float terms are added (the tests bound the difference). The
+// result for one (weight row, activation row) pair never depends on batch size or threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/kernels/dequant.hpp"
+
+namespace llmux::engine::kernels {
+
+struct ActQ8 {  // 32 activations
+  float d;      // scale: value = d * q
+  float sum;    // d * sum(q): the block's contribution to a weight minimum (Q4_1, Q5_1)
+  std::int8_t q[32];
+};
+
+struct ActQ8K {  // 256 activations
+  float d;
+  std::int16_t bsums[16];  // sums of q over each 16 values
+  std::int8_t q[256];
+};
+
+// Which activation blocks a weight type's integer dot uses (none: float activations).
+enum class ActKind { f32, q8, q8k };
+ActKind act_kind(WeightType type) noexcept;
+
+void quantize_act_q8(const float* x, ActQ8* out, std::int64_t n) noexcept;    // n % 32 == 0
+void quantize_act_q8k(const float* x, ActQ8K* out, std::int64_t n) noexcept;  // n % 256 == 0
+
+// Dot of a weight row of n values with quantized activations (act_kind(type) says which
+// pointer is used) or float activations (act_kind == f32).
+using DotFn = float (*)(const std::byte* w, const void* act, std::int64_t n) noexcept;
+
+// The best implementation for this CPU, or the scalar one.
+DotFn dot_function(WeightType type) noexcept;
+DotFn dot_function_scalar(WeightType type) noexcept;
+// The AVX2 version, or null when there is none for the type or the CPU lacks AVX2/FMA/F16C.
+DotFn dot_function_avx2(WeightType type) noexcept;
+bool cpu_has_avx2() noexcept;
+
+}  // namespace llmux::engine::kernels

@@ -1,0 +1,280 @@
+// AVX2/FMA/F16C dot products (see dot.hpp). Compiled for the baseline target; each function
+// carries the target attribute and is only called after a run-time CPU check.
+//
+// The integer formats compute each block's (or super-block's) integer sum in vector registers,
+// reduce it exactly, and then apply the same float operations in the same order as the scalar
+// reference, so their results are bit-identical to it. F32/F16/BF16 use eight float lanes with
+// FMA and differ from the scalar reference by rounding only.
+#include "engine/kernels/dot.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "engine/kernels/half.hpp"
+
+#define LLMUX_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace llmux::engine::kernels {
+namespace {
+
+LLMUX_AVX2 inline float load_half(const std::byte* p) {
+  std::uint16_t v;
+  std::memcpy(&v, p, 2);
+  return _cvtsh_ss(v);
+}
+
+LLMUX_AVX2 inline float hsum_ps(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+LLMUX_AVX2 inline int hsum_epi32(__m256i v) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
+  return _mm_cvtsi128_si32(x);
+}
+
+// Eight int32 sums of 4 products each of unsigned bytes u (<= 128 after abs) and signed s.
+LLMUX_AVX2 inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+// The same for two signed byte vectors: |x| times y with x's sign.
+LLMUX_AVX2 inline __m256i dot_s8_s8(__m256i x, __m256i y) {
+  return dot_u8_s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles (weights 0..15), then high nibbles (16..31).
+LLMUX_AVX2 inline __m256i unpack_nibbles_32(const std::byte* p) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// Byte j = 0x10 when bit j of the 32-bit word is set, else 0.
+LLMUX_AVX2 inline __m256i fifth_bits(std::uint32_t qh) {
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
+                                       1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)), pick);
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+LLMUX_AVX2 float dot_f32(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  const auto* a = reinterpret_cast<const float*>(w);
+  const auto* b = static_cast<const float*>(x);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  float tail = 0;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return hsum_ps(_mm256_add_ps(acc0, acc1)) + tail;
+}
+
+LLMUX_AVX2 float dot_f16(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  const auto* b = static_cast<const float*>(x);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+    const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i + 16)));
+    acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  float tail = 0;
+  for (; i < n; ++i) tail += load_half(w + 2 * i) * b[i];
+  return hsum_ps(_mm256_add_ps(acc0, acc1)) + tail;
+}
+
+LLMUX_AVX2 float dot_bf16(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  const auto* b = static_cast<const float*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i));
+    const __m256 wf = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(b + i), acc);
+  }
+  float tail = 0;
+  for (; i < n; ++i) {
+    std::uint16_t v;
+    std::memcpy(&v, w + 2 * i, 2);
+    tail += bf16_to_float(v) * b[i];
+  }
+  return hsum_ps(acc) + tail;
+}
+
+LLMUX_AVX2 float dot_q8_0(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8*>(act);
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 32; ++b, w += 34) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q));
+    const int s = hsum_epi32(dot_s8_s8(q, y));
+    acc += load_half(w) * a[b].d * static_cast<float>(s);
+  }
+  return acc;
+}
+
+template <int Bits, bool Min>
+LLMUX_AVX2 float dot_q_n(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8*>(act);
+  constexpr int kBytes = 2 + (Min ? 2 : 0) + (Bits == 5 ? 4 : 0) + 16;
+  constexpr int kOffset = Min ? 0 : (1 << (Bits - 1));
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 32; ++b, w += kBytes) {
+    __m256i q = unpack_nibbles_32(w + kBytes - 16);
+    if constexpr (Bits == 5) {
+      std::uint32_t qh;
+      std::memcpy(&qh, w + (Min ? 4 : 2), 4);
+      q = _mm256_or_si256(q, fifth_bits(qh));
+    }
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q));
+    int s;
+    if constexpr (Min) {
+      s = hsum_epi32(dot_u8_s8(q, y));
+    } else {
+      s = hsum_epi32(dot_s8_s8(_mm256_sub_epi8(q, _mm256_set1_epi8(kOffset)), y));
+    }
+    acc += load_half(w) * a[b].d * static_cast<float>(s);
+    if constexpr (Min) acc += load_half(w + 2) * a[b].sum;
+  }
+  return acc;
+}
+
+inline void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) noexcept {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+template <int Bits>
+LLMUX_AVX2 float dot_q_k_affine(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8K*>(act);
+  constexpr int kBytes = Bits == 4 ? 144 : 176;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 256; ++b, w += kBytes) {
+    const auto* scales = reinterpret_cast<const std::uint8_t*>(w + 4);
+    const std::byte* ql = w + (Bits == 4 ? 16 : 48);
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (Bits == 5) hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    __m256i sumi = _mm256_setzero_si256();
+    int summ = 0;
+    for (int i = 0; i < 4; ++i) {
+      int sc0, m0, sc1, m1;
+      scale_min_k4(2 * i, scales, sc0, m0);
+      scale_min_k4(2 * i + 1, scales, sc1, m1);
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * i));
+      __m256i v0 = _mm256_and_si256(q, low4);
+      __m256i v1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      if constexpr (Bits == 5) {
+        const __m256i one = _mm256_set1_epi8(1);
+        const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * i), one);
+        const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * i + 1), one);
+        v0 = _mm256_or_si256(v0, _mm256_slli_epi16(h0, 4));
+        v1 = _mm256_or_si256(v1, _mm256_slli_epi16(h1, 4));
+      }
+      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q + 64 * i));
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q + 64 * i + 32));
+      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(dot_u8_s8(v0, y0), _mm256_set1_epi32(sc0)));
+      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(dot_u8_s8(v1, y1), _mm256_set1_epi32(sc1)));
+      summ += m0 * (a[b].bsums[4 * i] + a[b].bsums[4 * i + 1]) +
+              m1 * (a[b].bsums[4 * i + 2] + a[b].bsums[4 * i + 3]);
+    }
+    acc += load_half(w) * a[b].d * static_cast<float>(hsum_epi32(sumi)) -
+           load_half(w + 2) * a[b].d * static_cast<float>(summ);
+  }
+  return acc;
+}
+
+LLMUX_AVX2 float dot_q6_k(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8K*>(act);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 256; ++b, w += 210) {
+    const auto* sc = reinterpret_cast<const std::int8_t*>(w + 192);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const std::byte* ql = w + 64 * half;
+      const std::byte* qh = w + 128 + 32 * half;
+      const std::int8_t* y = a[b].q + 128 * half;
+      const std::int8_t* s = sc + 8 * half;
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+      const __m256i u[4] = {
+          _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, two), 4)),
+          _mm256_or_si256(_mm256_and_si256(l1, low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two), 4))};
+      for (int k = 0; k < 4; ++k) {
+        const __m256i yk = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * k));
+        const __m256i p16 = _mm256_maddubs_epi16(u[k], yk);  // 16 pair sums: 8 per scale group
+        const __m256i scales = _mm256_setr_epi16(
+            s[2 * k], s[2 * k], s[2 * k], s[2 * k], s[2 * k], s[2 * k], s[2 * k], s[2 * k],
+            s[2 * k + 1], s[2 * k + 1], s[2 * k + 1], s[2 * k + 1], s[2 * k + 1], s[2 * k + 1],
+            s[2 * k + 1], s[2 * k + 1]);
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scales));
+      }
+    }
+    int offset = 0;
+    for (int g = 0; g < 16; ++g) offset += sc[g] * 32 * a[b].bsums[g];
+    acc += load_half(w + 208) * a[b].d * static_cast<float>(hsum_epi32(sumi) - offset);
+  }
+  return acc;
+}
+
+}  // namespace
+
+bool cpu_has_avx2() noexcept {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
+  return has;
+}
+
+DotFn dot_function_avx2(WeightType type) noexcept {
+  if (!cpu_has_avx2()) return nullptr;
+  switch (type) {
+    case WeightType::f32: return dot_f32;
+    case WeightType::f16: return dot_f16;
+    case WeightType::bf16: return dot_bf16;
+    case WeightType::q8_0: return dot_q8_0;
+    case WeightType::q4_0: return dot_q_n<4, false>;
+    case WeightType::q4_1: return dot_q_n<4, true>;
+    case WeightType::q5_0: return dot_q_n<5, false>;
+    case WeightType::q5_1: return dot_q_n<5, true>;
+    case WeightType::q4_k: return dot_q_k_affine<4>;
+    case WeightType::q5_k: return dot_q_k_affine<5>;
+    case WeightType::q6_k: return dot_q6_k;
+  }
+  return nullptr;
+}
+
+}  // namespace llmux::engine::kernels
+
+#else
+
+namespace llmux::engine::kernels {
+bool cpu_has_avx2() noexcept { return false; }
+DotFn dot_function_avx2(WeightType) noexcept { return nullptr; }
+}  // namespace llmux::engine::kernels
+
+#endif

@@ -1,0 +1,214 @@
+// Scalar reference dot products (see dot.hpp).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/kernels/dot.hpp"
+#include "engine/kernels/half.hpp"
+#include "engine/kernels/ops.hpp"
+
+namespace llmux::engine::kernels {
+namespace {
+
+float h(const std::byte* p) noexcept {
+  std::uint16_t v;
+  std::memcpy(&v, p, 2);
+  return half_to_float(v);
+}
+const std::uint8_t* u8(const std::byte* p) noexcept {
+  return reinterpret_cast<const std::uint8_t*>(p);
+}
+
+float dot_f32(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  return dot(reinterpret_cast<const float*>(w), static_cast<const float*>(x), n);
+}
+
+template <WeightType T>
+float dot_float_via_dequant(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  // 16-bit float weights: convert in chunks, then the float dot (same order as dot()).
+  float acc = 0;
+  float buf[256];
+  const auto* xf = static_cast<const float*>(x);
+  for (std::int64_t i = 0; i < n; i += 256) {
+    const std::int64_t m = std::min<std::int64_t>(256, n - i);
+    dequantize_row(T, w + 2 * i, buf, m);
+    acc += dot(buf, xf + i, m);
+  }
+  return acc;
+}
+
+float dot_q8_0(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8*>(act);
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 32; ++b, w += 34) {
+    const auto* q = reinterpret_cast<const std::int8_t*>(w + 2);
+    int s = 0;
+    for (int j = 0; j < 32; ++j) s += q[j] * a[b].q[j];
+    acc += h(w) * a[b].d * static_cast<float>(s);
+  }
+  return acc;
+}
+
+// Q4_0, Q4_1, Q5_0, Q5_1: unpack the block's 32 integers, then as Q8_0.
+template <int Bits, bool Min>
+float dot_q_n(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8*>(act);
+  constexpr int kBytes = 2 + (Min ? 2 : 0) + (Bits == 5 ? 4 : 0) + 16;
+  constexpr int kOffset = Min ? 0 : (1 << (Bits - 1));
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 32; ++b, w += kBytes) {
+    std::uint32_t qh = 0;
+    if constexpr (Bits == 5) std::memcpy(&qh, w + (Min ? 4 : 2), 4);
+    const std::uint8_t* qs = u8(w + kBytes - 16);
+    int s = 0;
+    for (int j = 0; j < 16; ++j) {
+      int lo = qs[j] & 15, hi = qs[j] >> 4;
+      if constexpr (Bits == 5) {
+        lo |= static_cast<int>((qh >> j) & 1u) << 4;
+        hi |= static_cast<int>((qh >> (j + 16)) & 1u) << 4;
+      }
+      s += (lo - kOffset) * a[b].q[j] + (hi - kOffset) * a[b].q[j + 16];
+    }
+    acc += h(w) * a[b].d * static_cast<float>(s);
+    if constexpr (Min) acc += h(w + 2) * a[b].sum;
+  }
+  return acc;
+}
+
+void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) noexcept {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// Q4_K / Q5_K: sum over sub-blocks of sc * (q . a) and m * sum(a).
+template <int Bits>
+float dot_q_k_affine(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8K*>(act);
+  constexpr int kBytes = Bits == 4 ? 144 : 176;
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 256; ++b, w += kBytes) {
+    const std::uint8_t* scales = u8(w + 4);
+    const std::uint8_t* qh = u8(w + 16);
+    const std::uint8_t* ql = u8(w + (Bits == 4 ? 16 : 48));
+    int sumi = 0, summ = 0;
+    for (int i = 0; i < 4; ++i) {
+      int sc0, m0, sc1, m1;
+      scale_min_k4(2 * i, scales, sc0, m0);
+      scale_min_k4(2 * i + 1, scales, sc1, m1);
+      int s0 = 0, s1 = 0;
+      for (int l = 0; l < 32; ++l) {
+        int v0 = ql[32 * i + l] & 15, v1 = ql[32 * i + l] >> 4;
+        if constexpr (Bits == 5) {
+          v0 += (qh[l] >> (2 * i)) & 1 ? 16 : 0;
+          v1 += (qh[l] >> (2 * i + 1)) & 1 ? 16 : 0;
+        }
+        s0 += v0 * a[b].q[64 * i + l];
+        s1 += v1 * a[b].q[64 * i + 32 + l];
+      }
+      sumi += sc0 * s0 + sc1 * s1;
+      summ += m0 * (a[b].bsums[4 * i] + a[b].bsums[4 * i + 1]) +
+              m1 * (a[b].bsums[4 * i + 2] + a[b].bsums[4 * i + 3]);
+    }
+    acc += h(w) * a[b].d * static_cast<float>(sumi) - h(w + 2) * a[b].d * static_cast<float>(summ);
+  }
+  return acc;
+}
+
+float dot_q6_k(const std::byte* w, const void* act, std::int64_t n) noexcept {
+  const auto* a = static_cast<const ActQ8K*>(act);
+  float acc = 0;
+  for (std::int64_t b = 0; b < n / 256; ++b, w += 210) {
+    const std::uint8_t* ql = u8(w);
+    const std::uint8_t* qh = u8(w + 128);
+    const auto* sc = reinterpret_cast<const std::int8_t*>(w + 192);
+    int sums[16] = {};
+    for (int half = 0; half < 2; ++half) {
+      for (int l = 0; l < 32; ++l) {
+        const std::int8_t* q = a[b].q + 128 * half;
+        const int u1 = (ql[64 * half + l] & 15) | (((qh[32 * half + l] >> 0) & 3) << 4);
+        const int u2 = (ql[64 * half + l + 32] & 15) | (((qh[32 * half + l] >> 2) & 3) << 4);
+        const int u3 = (ql[64 * half + l] >> 4) | (((qh[32 * half + l] >> 4) & 3) << 4);
+        const int u4 = (ql[64 * half + l + 32] >> 4) | (((qh[32 * half + l] >> 6) & 3) << 4);
+        const int s = 8 * half + l / 16;
+        sums[s] += u1 * q[l];
+        sums[s + 2] += u2 * q[l + 32];
+        sums[s + 4] += u3 * q[l + 64];
+        sums[s + 6] += u4 * q[l + 96];
+      }
+    }
+    int sumi = 0;
+    for (int s = 0; s < 16; ++s) sumi += sc[s] * (sums[s] - 32 * a[b].bsums[s]);
+    acc += h(w + 208) * a[b].d * static_cast<float>(sumi);
+  }
+  return acc;
+}
+
+}  // namespace
+
+ActKind act_kind(WeightType type) noexcept {
+  switch (type) {
+    case WeightType::q8_0: case WeightType::q4_0: case WeightType::q4_1:
+    case WeightType::q5_0: case WeightType::q5_1: return ActKind::q8;
+    case WeightType::q4_k: case WeightType::q5_k: case WeightType::q6_k: return ActKind::q8k;
+    default: return ActKind::f32;
+  }
+}
+
+void quantize_act_q8(const float* x, ActQ8* out, std::int64_t n) noexcept {
+  for (std::int64_t b = 0; b < n / 32; ++b, x += 32) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      out[b].q[j] = static_cast<std::int8_t>(std::lrintf(x[j] * id));
+      sum += out[b].q[j];
+    }
+    out[b].d = d;
+    out[b].sum = d * static_cast<float>(sum);
+  }
+}
+
+void quantize_act_q8k(const float* x, ActQ8K* out, std::int64_t n) noexcept {
+  for (std::int64_t b = 0; b < n / 256; ++b, x += 256) {
+    float amax = 0;
+    for (int j = 0; j < 256; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 256; ++j) out[b].q[j] = static_cast<std::int8_t>(std::lrintf(x[j] * id));
+    for (int s = 0; s < 16; ++s) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j) sum += out[b].q[16 * s + j];
+      out[b].bsums[s] = static_cast<std::int16_t>(sum);
+    }
+    out[b].d = d;
+  }
+}
+
+DotFn dot_function_scalar(WeightType type) noexcept {
+  switch (type) {
+    case WeightType::f32: return dot_f32;
+    case WeightType::f16: return dot_float_via_dequant<WeightType::f16>;
+    case WeightType::bf16: return dot_float_via_dequant<WeightType::bf16>;
+    case WeightType::q8_0: return dot_q8_0;
+    case WeightType::q4_0: return dot_q_n<4, false>;
+    case WeightType::q4_1: return dot_q_n<4, true>;
+    case WeightType::q5_0: return dot_q_n<5, false>;
+    case WeightType::q5_1: return dot_q_n<5, true>;
+    case WeightType::q4_k: return dot_q_k_affine<4>;
+    case WeightType::q5_k: return dot_q_k_affine<5>;
+    case WeightType::q6_k: return dot_q6_k;
+  }
+  return nullptr;
+}
+
+DotFn dot_function(WeightType type) noexcept {
+  if (DotFn f = dot_function_avx2(type)) return f;
+  return dot_function_scalar(type);
+}
+
+}  // namespace llmux::engine::kernels

@@ -1,0 +1,147 @@
+// The dot-product kernels: each AVX2 kernel against the scalar reference (bit-identical for the
+// integer formats, float rounding for F32/F16/BF16), the integer paths against float
+// arithmetic on the dequantized weights, and matmul's batch-size invariance.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/kernels/dot.hpp"
+#include "engine/kernels/ops.hpp"
+#include "engine/kernels/quantize.hpp"
+
+namespace llmux::test {
+namespace {
+
+namespace k = engine::kernels;
+using k::WeightType;
+
+const WeightType kAllTypes[] = {WeightType::f32,  WeightType::f16,  WeightType::bf16,
+                                WeightType::q8_0, WeightType::q4_0, WeightType::q4_1,
+                                WeightType::q5_0, WeightType::q5_1, WeightType::q4_k,
+                                WeightType::q5_k, WeightType::q6_k};
+
+std::string name_of(WeightType t) {
+  return std::string(k::weight_layout(static_cast<std::uint32_t>(t))->name);
+}
+
+// Random weights stored as `type` (Q4_1/Q5_1 from the bytes of a random Q4_0/Q5_0 row with a
+// random minimum, since there is no quantizer for them).
+std::vector<std::byte> random_row(WeightType type, std::int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (auto& v : x) v = normal(rng);
+  std::vector<std::byte> out(k::row_bytes(type, n));
+  if (type == WeightType::q4_1 || type == WeightType::q5_1) {
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (auto& b : out) b = static_cast<std::byte>(byte(rng));
+    const int block = type == WeightType::q4_1 ? 20 : 24;
+    for (std::size_t i = 0; i < out.size(); i += block) {  // sane half scales: 0x2000..0x2fff
+      out[i + 1] = static_cast<std::byte>(0x20 | (byte(rng) & 0x0F));
+      out[i + 3] = static_cast<std::byte>(0xA0 | (byte(rng) & 0x0F));
+    }
+    return out;
+  }
+  EXPECT_TRUE(k::quantize_row(type, x.data(), out.data(), n)) << name_of(type);
+  return out;
+}
+
+std::vector<float> random_floats(std::int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (auto& v : x) v = normal(rng);
+  return x;
+}
+
+// Runs a dot function on float activations, quantizing them as the type requires.
+float run_dot(k::DotFn fn, WeightType type, const std::byte* w, const std::vector<float>& x) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  switch (k::act_kind(type)) {
+    case k::ActKind::q8: {
+      std::vector<k::ActQ8> a(static_cast<std::size_t>(n / 32));
+      k::quantize_act_q8(x.data(), a.data(), n);
+      return fn(w, a.data(), n);
+    }
+    case k::ActKind::q8k: {
+      std::vector<k::ActQ8K> a(static_cast<std::size_t>(n / 256));
+      k::quantize_act_q8k(x.data(), a.data(), n);
+      return fn(w, a.data(), n);
+    }
+    default: return fn(w, x.data(), n);
+  }
+}
+
+TEST(Dot, Avx2EqualsScalarReference) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  std::mt19937 rng(17);
+  for (WeightType type : kAllTypes) {
+    const std::int64_t block = k::weight_layout(static_cast<std::uint32_t>(type))->block_size;
+    const std::int64_t unit = std::max<std::int64_t>(block, 32);
+    for (std::int64_t blocks : {1, 3, 7, 13}) {  // odd sizes; f32/f16 get a tail too
+      const std::int64_t n = unit * blocks + (block == 1 ? 5 : 0);
+      const auto w = random_row(type, n, rng);
+      const auto x = random_floats(n, rng);
+      const float scalar = run_dot(k::dot_function_scalar(type), type, w.data(), x);
+      const float simd = run_dot(k::dot_function_avx2(type), type, w.data(), x);
+      if (k::act_kind(type) == k::ActKind::f32) {
+        EXPECT_NEAR(simd, scalar, 1e-5 * (std::fabs(scalar) + std::sqrt(static_cast<double>(n))))
+            << name_of(type) << " n=" << n;
+      } else {
+        EXPECT_EQ(simd, scalar) << name_of(type) << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST(Dot, IntegerPathsApproximateFloatArithmetic) {
+  std::mt19937 rng(5);
+  for (WeightType type : kAllTypes) {
+    const std::int64_t n = 1024;
+    const auto w = random_row(type, n, rng);
+    const auto x = random_floats(n, rng);
+    std::vector<float> wf(static_cast<std::size_t>(n));
+    k::dequantize_row(type, w.data(), wf.data(), n);
+    double exact = 0, norm = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      exact += static_cast<double>(wf[i]) * x[i];
+      norm += std::fabs(static_cast<double>(wf[i]) * x[i]);
+    }
+    const float got = run_dot(k::dot_function(type), type, w.data(), x);
+    // 8-bit activations: about 1/254 of each term's size, mostly cancelling.
+    EXPECT_NEAR(got, exact, 5e-3 * norm) << name_of(type);
+  }
+}
+
+TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
+  std::mt19937 rng(23);
+  k::ThreadPool pool(2);
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_k, WeightType::q6_k, WeightType::q5_0,
+                          WeightType::f16}) {
+    const std::int64_t cols = 512, rows = 37;
+    std::vector<std::byte> data;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const auto row = random_row(type, cols, rng);
+      data.insert(data.end(), row.begin(), row.end());
+    }
+    const k::Matrix m{type, cols, rows, k::row_bytes(type, cols), data.data()};
+    const auto x = random_floats(33 * cols, rng);
+    for (bool integer : {true, false}) {
+      k::MatmulScratch scratch;
+      std::vector<float> alone(static_cast<std::size_t>(33 * rows));
+      for (std::int64_t t = 0; t < 33; ++t) {
+        k::matmul(m, x.data() + t * cols, 1, cols, alone.data() + t * rows, rows, integer, scratch,
+                  pool);
+      }
+      for (std::int64_t batch = 1; batch <= 33; ++batch) {
+        std::vector<float> y(static_cast<std::size_t>(batch * rows));
+        k::matmul(m, x.data(), batch, cols, y.data(), rows, integer, scratch, pool);
+        for (std::int64_t i = 0; i < batch * rows; ++i) {
+          ASSERT_EQ(y[i], alone[i]) << name_of(type) << " batch " << batch << " integer " << integer;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llmux::test
