@@ -346,9 +346,10 @@ void add_bench_client(CLI::App& bench) {
 }
 
 void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: client (any provider)");
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: client (any provider), engine (local)");
   bench->require_subcommand(1);
   add_bench_client(*bench);
+  add_bench_engine(*bench);
 }
 
 }  // namespace llmux::cli

@@ -25,5 +25,6 @@ void add_logits_command(CLI::App& app);
 void add_mock_server_command(CLI::App& app);
 void add_bench_command(CLI::App& app);  // `bench`; its children: add_bench_client(bench), …
 void add_bench_client(CLI::App& bench);
+void add_bench_engine(CLI::App& bench);
 
 }  // namespace llmux::cli

@@ -166,6 +166,18 @@ Response run_request(const LoadedModel& m, model::Context& ctx, const Request& r
   po.id_seed = sampler.options().seed;
   output::OutputParser parser(po);
   tokenizer::Detokenizer detok(*m.tokenizer);
+  // Control tokens are not text, except the markers the output parser reads (Mistral's
+  // [TOOL_CALLS], Llama's <|python_tag|>, ...): those are rendered.
+  const auto markers = output::parser_markers(m.format);
+  const auto piece_of = [&](model::TokenId token) {
+    if (m.tokenizer->token_type(token) == tokenizer::TokenType::control) {
+      const auto text = m.tokenizer->token_text(token);
+      if (std::find(markers.begin(), markers.end(), text) != markers.end()) {
+        return detok.finish() + std::string(text);
+      }
+    }
+    return detok.push(token);
+  };
 
   Response response;
   response.provider = "local";
@@ -208,7 +220,7 @@ Response run_request(const LoadedModel& m, model::Context& ctx, const Request& r
     }
     sampler.accept(token);
     ++n_out;
-    const auto r = stops.feed(detok.push(token));
+    const auto r = stops.feed(piece_of(token));
     emit(parser.feed(r.text));
     if (r.stopped) {
       reason = FinishReason::stop;

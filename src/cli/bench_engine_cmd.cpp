@@ -1,0 +1,198 @@
+// `llmux bench engine --model FILE.gguf [--threads N] [--prompt-tokens 512] [--gen-tokens 128]
+// [--concurrency 1,2,4,8,16] [--json]` (DESIGN.md, "Command-line contract"): prompt processing
+// and generation speed of the in-process engine, the machine's memory read bandwidth and the
+// decode roofline (bandwidth / weight bytes read per token), and aggregate generation speed with
+// several sequences decoded together in each forward pass.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "core/json_codec.hpp"
+#include "engine/kernels/membw.hpp"
+#include "engine/model/model.hpp"
+
+namespace llmux::cli {
+namespace {
+
+namespace em = engine::model;
+using Clock = std::chrono::steady_clock;
+
+struct BenchEngineArgs {
+  std::string model;
+  int threads = 0;
+  int prompt_tokens = 512;
+  int gen_tokens = 128;
+  std::string concurrency;
+  bool json = false;
+};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+std::vector<int> parse_levels(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    int v = 0;
+    try {
+      v = std::stoi(item);
+    } catch (...) {
+      v = 0;
+    }
+    if (v <= 0 || v > 256) throw CliError(fmt::format("--concurrency: '{}' is not in 1..256", item));
+    out.push_back(v);
+  }
+  return out;
+}
+
+em::TokenId argmax(std::span<const float> v) {
+  return static_cast<em::TokenId>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+// Evaluates `n` tokens of each of `seqs` sequences (random ids) as prompt chunks of up to 512.
+void prefill(em::Context& ctx, int seqs, int n, std::mt19937& rng) {
+  std::uniform_int_distribution<em::TokenId> id(0, static_cast<em::TokenId>(ctx.model().hparams().n_vocab - 1));
+  std::vector<em::BatchToken> batch;
+  for (int s = 0; s < seqs; ++s) {
+    for (int i = 0; i < n; ++i) {
+      batch.push_back({id(rng), i, s, i + 1 == n});
+      if (static_cast<int>(batch.size()) == 512) {
+        ctx.eval(batch);
+        batch.clear();
+      }
+    }
+  }
+  if (!batch.empty()) ctx.eval(batch);
+}
+
+struct LevelResult {
+  int c;
+  double tg_tok_s, ttft_ms_p50, itl_ms_p50, itl_ms_p99;
+};
+
+LevelResult run_level(const std::shared_ptr<const em::Model>& model, const BenchEngineArgs& a,
+                      int threads, int c, std::mt19937& rng) {
+  em::Context ctx(model, {.n_threads = threads, .n_ctx = a.prompt_tokens + a.gen_tokens + 1});
+  const auto t0 = Clock::now();
+  prefill(ctx, c, a.prompt_tokens, rng);
+  const double ttft_ms = seconds_since(t0) * 1e3;  // every sequence's first token follows this
+  std::vector<em::TokenId> last(static_cast<std::size_t>(c), 1);
+  std::vector<double> steps;
+  const auto d0 = Clock::now();
+  for (int g = 0; g < a.gen_tokens; ++g) {
+    std::vector<em::BatchToken> batch;
+    for (int s = 0; s < c; ++s) batch.push_back({last[static_cast<std::size_t>(s)], a.prompt_tokens + g, s, true});
+    const auto s0 = Clock::now();
+    const auto logits = ctx.eval(batch);
+    const auto n_vocab = static_cast<std::size_t>(model->hparams().n_vocab);
+    for (int s = 0; s < c; ++s) last[static_cast<std::size_t>(s)] = argmax(logits.subspan(static_cast<std::size_t>(s) * n_vocab, n_vocab));
+    steps.push_back(seconds_since(s0) * 1e3);
+  }
+  const double decode_s = seconds_since(d0);
+  return {c, static_cast<double>(c) * a.gen_tokens / decode_s, ttft_ms, percentile(steps, 0.5),
+          percentile(steps, 0.99)};
+}
+
+void run_bench_engine(const BenchEngineArgs& a) {
+  if (a.prompt_tokens < 1 || a.gen_tokens < 1) throw CliError("--prompt-tokens and --gen-tokens must be >= 1");
+  const int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto levels = a.concurrency.empty() ? std::vector<int>{} : parse_levels(a.concurrency);
+  const auto model = em::Model::load(a.model);
+  const auto& w = model->weights();
+  // Weight bytes read per generated token: every layer matrix and the output matrix (the token
+  // embedding contributes one row unless it is the output).
+  std::size_t per_token = w.bytes;
+  if (!w.tied_output) {
+    per_token -= static_cast<std::size_t>(w.token_embd.rows) * w.token_embd.row_bytes;
+  }
+  std::mt19937 rng(42);
+
+  engine::kernels::ThreadPool pool(threads);
+  const double gbps = engine::kernels::measure_read_bandwidth(pool);
+  const double roofline = gbps * 1e9 / static_cast<double>(per_token);
+
+  em::Context ctx(model, {.n_threads = threads, .n_ctx = a.prompt_tokens + a.gen_tokens + 1});
+  prefill(ctx, 1, std::min(a.prompt_tokens, 16), rng);  // warm-up (page faults, caches)
+  ctx.cache().remove(0);
+  auto t0 = Clock::now();
+  prefill(ctx, 1, a.prompt_tokens, rng);
+  const double pp = a.prompt_tokens / seconds_since(t0);
+  em::TokenId tok = 1;
+  t0 = Clock::now();
+  for (int g = 0; g < a.gen_tokens; ++g) {
+    const em::BatchToken b{tok, a.prompt_tokens + g, 0, true};
+    tok = argmax(ctx.eval({&b, 1}));
+  }
+  const double tg = a.gen_tokens / seconds_since(t0);
+
+  std::vector<LevelResult> results;
+  for (int c : levels) results.push_back(run_level(model, a, threads, c, rng));
+
+  if (a.json) {
+    boost::json::object o;
+    o["model"] = a.model;
+    o["threads"] = threads;
+    o["pp_tok_s"] = pp;
+    o["tg_tok_s"] = tg;
+    o["mem_read_gbps"] = gbps;
+    o["roofline_tg_tok_s"] = roofline;
+    boost::json::array arr;
+    for (const auto& r : results) {
+      arr.push_back(boost::json::object{{"c", r.c}, {"tg_tok_s", r.tg_tok_s},
+                                        {"ttft_ms_p50", r.ttft_ms_p50}, {"itl_ms_p50", r.itl_ms_p50},
+                                        {"itl_ms_p99", r.itl_ms_p99}});
+    }
+    o["concurrency"] = std::move(arr);
+    const std::string line = json::to_text(o);
+    std::fputs(line.c_str(), stdout);
+    std::fputc('\n', stdout);
+    return;
+  }
+  fmt::print("model        {}\nthreads      {}\n", a.model, threads);
+  fmt::print("pp{:<10} {:.1f} tok/s\ntg{:<10} {:.1f} tok/s\n", a.prompt_tokens, pp, a.gen_tokens, tg);
+  fmt::print("memory read  {:.1f} GB/s; weights per token {:.1f} MiB; decode roofline {:.1f} tok/s "
+             "(tg at {:.0f}%)\n", gbps, static_cast<double>(per_token) / (1 << 20), roofline,
+             100 * tg / roofline);
+  if (!results.empty()) fmt::print("{:>4} {:>12} {:>12} {:>10} {:>10}\n", "c", "tg tok/s", "ttft p50 ms", "itl p50", "itl p99");
+  for (const auto& r : results) {
+    fmt::print("{:>4} {:>12.1f} {:>12.1f} {:>10.1f} {:>10.1f}\n", r.c, r.tg_tok_s, r.ttft_ms_p50,
+               r.itl_ms_p50, r.itl_ms_p99);
+  }
+}
+
+}  // namespace
+
+void add_bench_engine(CLI::App& bench) {
+  auto args = std::make_shared<BenchEngineArgs>();
+  CLI::App* cmd = bench.add_subcommand(
+      "engine", "Local engine speed: prompt processing, generation, memory roofline, batching");
+  cmd->add_option("--model", args->model, "GGUF model file")->required();
+  cmd->add_option("--threads", args->threads, "Compute threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length (default 512)")->check(CLI::PositiveNumber);
+  cmd->add_option("--gen-tokens", args->gen_tokens, "Generated tokens (default 128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--concurrency", args->concurrency,
+                  "Sequences decoded together, e.g. 1,2,4,8,16 (aggregate tok/s per level)");
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] { run_bench_engine(*args); });
+}
+
+}  // namespace llmux::cli
