@@ -56,6 +56,7 @@ async function main() {
   const dir = process.env.OPENAI_NODE_MODULES || path.join(__dirname, 'node_modules');
   const sdk = require(require.resolve('openai', { paths: [dir] }));
   const OpenAI = sdk.OpenAI || sdk.default || sdk;
+  const version = JSON.parse(require('fs').readFileSync(path.join(dir, 'openai', 'package.json'), 'utf8')).version;
   const client = new OpenAI({ baseURL: o.baseURL, apiKey: 'unused', maxRetries: 0 });
   if (o.warmup > 0) await runBatch(client, o, o.warmup);
   const cpu0 = process.cpuUsage();
@@ -65,7 +66,7 @@ async function main() {
   const cpu = process.cpuUsage(cpu0);
   const cpuS = (cpu.user + cpu.system) / 1e6;
   console.log(JSON.stringify({
-    client: `openai-node ${sdk.VERSION || ''}`.trim(), stream: o.stream, c: o.concurrency, requests: o.requests,
+    client: `openai-node ${version}`, stream: o.stream, c: o.concurrency, requests: o.requests,
     wall_s: +wall.toFixed(4), rps: +(o.requests / wall).toFixed(1), cpu_s: +cpuS.toFixed(4),
     cpu_us_per_request: +(cpuS * 1e6 / o.requests).toFixed(1), errors,
   }));

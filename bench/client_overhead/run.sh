@@ -19,7 +19,7 @@ tokens="${OUTPUT_TOKENS:-16}"
 npm_dir="${LLMUX_BENCH_NPM_DIR:-$repo/.cache/bench-npm}"
 sdk_version="5.23.2"
 
-llmux="$build/llmux"
+llmux="$build/src/llmux"
 driver="$build/bench/client_overhead/llmux_client"
 for f in "$llmux" "$driver"; do
   [ -x "$f" ] || { echo "run.sh: $f not built (cmake -DLLMUX_BUILD_BENCH=ON; build llmux llmux_client)" >&2; exit 1; }

@@ -9,7 +9,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$repo/build}"
-llmux="$build/llmux"
+llmux="$build/src/llmux"
 [ -x "$llmux" ] || { echo "speedup.sh: $llmux not built" >&2; exit 1; }
 slots_list="${SLOTS:-1 4 16}"
 levels="${CONCURRENCY:-1,2,4,8,16,64}"
@@ -40,7 +40,7 @@ for slots in $slots_list; do
   done
   base="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/server.out")"
   [ -n "$base" ] || { echo "speedup.sh: mock-server did not start: $(cat "$work/server.err")" >&2; exit 1; }
-  "$llmux" bench client --provider openai-compatible --base-url "$base/v1" --requests "$requests" \
+  "$llmux" bench client --provider openai-compatible --model llmux-mock --base-url "$base/v1" --requests "$requests" \
     --concurrency "$levels" "${stream[@]}" --json | sed "s/^{/{\"slots\":$slots,/" >>"$work/results.jsonl"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true

@@ -364,6 +364,23 @@ asio::awaitable<std::optional<std::string>> ResponseStream::read_some() {
   co_return co_await asio::co_spawn(strand, read_some_on_strand(), asio::use_awaitable);
 }
 
+// Parses body bytes already received into `buf` after its first `n` bytes, without reading the
+// socket: typically the end of a chunked body that came in the same segment as the last data.
+// Returns the new number of bytes in `buf`. A parse error is left for the next read to report.
+std::size_t ResponseStream::parse_buffered(Connection& c, char* buf, std::size_t n, std::size_t cap) {
+  auto& parser = *c.parser;
+  while (!parser.is_done() && c.buffer.size() > 0 && n < cap) {
+    parser.get().body().data = buf + n;
+    parser.get().body().size = cap - n;
+    error_code ec;
+    const std::size_t used = parser.put(c.buffer.data(), ec);
+    c.buffer.consume(used);
+    n = cap - parser.get().body().size;
+    if ((ec && ec != bhttp::error::need_buffer) || used == 0) break;
+  }
+  return n;
+}
+
 asio::awaitable<std::optional<std::string>> ResponseStream::read_some_on_strand() {
   Connection& c = *connection_;
   auto& parser = *c.parser;
@@ -386,8 +403,14 @@ asio::awaitable<std::optional<std::string>> ResponseStream::read_some_on_strand(
       release(false);
       fail(ec, Phase::body, timeouts_, deadline_, origin);
     }
-    const std::size_t n = sizeof buf - parser.get().body().size;
-    if (n > 0) co_return std::string(buf, n);
+    std::size_t n = sizeof buf - parser.get().body().size;
+    if (n > 0) {
+      n = parse_buffered(c, buf, n, sizeof buf);
+      // When this piece ended the body, the connection goes back to the pool now: a caller that
+      // stops at the protocol's own end marker (SSE "[DONE]") must not cost a new connection.
+      if (parser.is_done()) release(parser.keep_alive());
+      co_return std::string(buf, n);
+    }
   }
   release(parser.keep_alive());
   co_return std::nullopt;

@@ -82,6 +82,7 @@ class ResponseStream {
 
  private:
   asio::awaitable<std::optional<std::string>> read_some_on_strand();
+  std::size_t parse_buffered(Connection& c, char* buf, std::size_t n, std::size_t cap);
   void release(bool reusable);
   std::unique_ptr<Connection> connection_;
   std::shared_ptr<ConnectionPool> pool_;
