@@ -50,4 +50,9 @@ DotFn dot_function_scalar(WeightType type) noexcept;
 DotFn dot_function_avx2(WeightType type) noexcept;
 bool cpu_has_avx2() noexcept;
 
+// y[i] += a * x[i] for n values of x stored as f32 or f16 (the attention's weighted sum of V).
+using AxpyFn = void (*)(float a, const std::byte* x, float* y, std::int64_t n) noexcept;
+AxpyFn axpy_function(WeightType type) noexcept;  // f32 or f16; AVX2 when available
+AxpyFn axpy_function_scalar(WeightType type) noexcept;
+
 }  // namespace llmux::engine::kernels

@@ -242,7 +242,33 @@ LLMUX_AVX2 float dot_q6_k(const std::byte* w, const void* act, std::int64_t n) n
   return acc;
 }
 
+LLMUX_AVX2 void axpy_f32(float a, const std::byte* x, float* y, std::int64_t n) noexcept {
+  const auto* xf = reinterpret_cast<const float*>(x);
+  const __m256 va = _mm256_set1_ps(a);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    // Multiply then add (no FMA), rounding exactly like the scalar loop.
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(xf + i))));
+  }
+  for (; i < n; ++i) y[i] += a * xf[i];
+}
+
+LLMUX_AVX2 void axpy_f16(float a, const std::byte* x, float* y, std::int64_t n) noexcept {
+  const __m256 va = _mm256_set1_ps(a);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 2 * i)));
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, xv)));
+  }
+  for (; i < n; ++i) y[i] += a * load_half(x + 2 * i);
+}
+
 }  // namespace
+
+AxpyFn axpy_function(WeightType type) noexcept {
+  if (cpu_has_avx2()) return type == WeightType::f16 ? axpy_f16 : axpy_f32;
+  return axpy_function_scalar(type);
+}
 
 bool cpu_has_avx2() noexcept {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -274,6 +300,7 @@ DotFn dot_function_avx2(WeightType type) noexcept {
 
 namespace llmux::engine::kernels {
 bool cpu_has_avx2() noexcept { return false; }
+AxpyFn axpy_function(WeightType type) noexcept { return axpy_function_scalar(type); }
 DotFn dot_function_avx2(WeightType) noexcept { return nullptr; }
 }  // namespace llmux::engine::kernels
 

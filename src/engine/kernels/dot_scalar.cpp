@@ -148,7 +148,20 @@ float dot_q6_k(const std::byte* w, const void* act, std::int64_t n) noexcept {
   return acc;
 }
 
+void axpy_f32(float a, const std::byte* x, float* y, std::int64_t n) noexcept {
+  const auto* xf = reinterpret_cast<const float*>(x);
+  for (std::int64_t i = 0; i < n; ++i) y[i] += a * xf[i];
+}
+
+void axpy_f16(float a, const std::byte* x, float* y, std::int64_t n) noexcept {
+  for (std::int64_t i = 0; i < n; ++i) y[i] += a * h(x + 2 * i);
+}
+
 }  // namespace
+
+AxpyFn axpy_function_scalar(WeightType type) noexcept {
+  return type == WeightType::f16 ? axpy_f16 : axpy_f32;
+}
 
 ActKind act_kind(WeightType type) noexcept {
   switch (type) {

@@ -8,6 +8,7 @@
 
 #include <llmux/error.hpp>
 
+#include "engine/kernels/dot.hpp"
 #include "engine/kernels/half.hpp"
 #include "engine/kernels/ops.hpp"
 
@@ -87,10 +88,6 @@ void store_row(const float* src, std::byte* dst, std::int64_t n, KvType type) {
   }
 }
 
-float load_elem(const std::byte* row, std::int64_t i, KvType type) {
-  if (type == KvType::f32) return reinterpret_cast<const float*>(row)[i];
-  return k::half_to_float(reinterpret_cast<const std::uint16_t*>(row)[i]);
-}
 
 }  // namespace
 
@@ -103,6 +100,10 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
   for (const auto& t : batch) max_len = std::max(max_len, t.pos + 1);
   scores_.resize(static_cast<std::size_t>(pool_.size() * max_len));
   const KvType type = cache_->type();
+  const auto wtype = type == KvType::f32 ? k::WeightType::f32 : k::WeightType::f16;
+  const k::DotFn dot = k::dot_function(wtype);
+  const k::AxpyFn axpy = k::axpy_function(wtype);
+  const std::size_t elem = type == KvType::f32 ? 4 : 2;
   pool_.parallel_for(n_tok * hp.n_head, [&](std::int64_t task, int worker) {
     const std::int64_t t = task / hp.n_head, h = task % hp.n_head;
     const BatchToken& bt = batch[static_cast<std::size_t>(t)];
@@ -110,21 +111,15 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
     const float* q = q_.data() + t * hp.q_dim() + h * hp.head_dim_k;
     float* scores = scores_.data() + worker * max_len;
     const std::int64_t len = bt.pos + 1;
+    const std::size_t k_off = static_cast<std::size_t>(kvh * hp.head_dim_k) * elem;
+    const std::size_t v_off = static_cast<std::size_t>(kvh * hp.head_dim_v) * elem;
     // Scores over positions 0..pos, run by run.
     for (std::int64_t p = 0; p < len;) {
       const KvRows r = cache_->rows(il, bt.seq, p);
       const std::int64_t n = std::min(r.count, len - p);
       for (std::int64_t j = 0; j < n; ++j) {
-        const std::byte* krow = r.k + static_cast<std::size_t>(j) * r.k_stride;
-        float s = 0;
-        if (type == KvType::f32) {
-          s = k::dot(q, reinterpret_cast<const float*>(krow) + kvh * hp.head_dim_k, hp.head_dim_k);
-        } else {
-          for (std::int64_t d = 0; d < hp.head_dim_k; ++d) {
-            s += q[d] * load_elem(krow, kvh * hp.head_dim_k + d, type);
-          }
-        }
-        scores[p + j] = s * scale;
+        const std::byte* krow = r.k + static_cast<std::size_t>(j) * r.k_stride + k_off;
+        scores[p + j] = dot(krow, q, hp.head_dim_k) * scale;
       }
       p += n;
     }
@@ -135,11 +130,8 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
       const KvRows r = cache_->rows(il, bt.seq, p);
       const std::int64_t n = std::min(r.count, len - p);
       for (std::int64_t j = 0; j < n; ++j) {
-        const std::byte* vrow = r.v + static_cast<std::size_t>(j) * r.v_stride;
-        const float w = scores[p + j];
-        for (std::int64_t d = 0; d < hp.head_dim_v; ++d) {
-          out[d] += w * load_elem(vrow, kvh * hp.head_dim_v + d, type);
-        }
+        axpy(scores[p + j], r.v + static_cast<std::size_t>(j) * r.v_stride + v_off, out,
+             hp.head_dim_v);
       }
       p += n;
     }

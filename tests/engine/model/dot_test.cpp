@@ -145,3 +145,26 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
 
 }  // namespace
 }  // namespace llmux::test
+
+namespace llmux::test {
+namespace {
+
+TEST(Dot, AxpyAvx2EqualsScalar) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  std::mt19937 rng(29);
+  for (WeightType type : {WeightType::f32, WeightType::f16}) {
+    for (std::int64_t n : {1, 7, 64, 131}) {
+      const auto src = random_floats(n, rng);
+      std::vector<std::byte> x(k::row_bytes(type, n));
+      k::quantize_row(type, src.data(), x.data(), n);
+      auto y1 = random_floats(n, rng);
+      auto y2 = y1;
+      k::axpy_function_scalar(type)(0.37f, x.data(), y1.data(), n);
+      k::axpy_function(type)(0.37f, x.data(), y2.data(), n);
+      EXPECT_EQ(y1, y2) << name_of(type) << " n=" << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llmux::test
