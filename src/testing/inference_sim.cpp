@@ -267,6 +267,7 @@ std::uint16_t InferenceServer::port() const noexcept { return server_->port(); }
 std::string InferenceServer::base_url() const { return server_->base_url(); }
 SimulatorStats InferenceServer::stats() const { return core_->queue.stats(); }
 std::vector<RecordedRequest> InferenceServer::requests() const { return server_->requests(); }
+std::size_t InferenceServer::connections_accepted() const { return server_->connections_accepted(); }
 
 void InferenceServer::stop() {
   server_->stop();

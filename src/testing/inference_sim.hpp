@@ -96,6 +96,7 @@ class InferenceServer {
   std::string base_url() const;  // "http://127.0.0.1:PORT"
   SimulatorStats stats() const;
   std::vector<RecordedRequest> requests() const;  // empty unless options.record_requests
+  std::size_t connections_accepted() const;
   void stop();                                    // idempotent
 
  private:

@@ -233,6 +233,23 @@ TEST_F(InferenceServerTest, OpenAIStreamingWithUsage) {
   EXPECT_EQ(s.response()->content, text);
 }
 
+TEST_F(InferenceServerTest, StreamedRequestsReuseOneConnection) {
+  // The provider stops reading at [DONE]; the body's end came in the same write, so the
+  // connection must go back to the pool rather than be closed.
+  SimulatorOptions o;
+  o.output_tokens = 4;
+  InferenceServer server(server_rt.get_executor(), o);
+  auto p = openai(server);
+  for (int i = 0; i < 5; ++i) {
+    Stream s = p->async_stream(request());
+    while (s.next()) {
+    }
+    EXPECT_EQ(s.response()->usage.output_tokens, 4);
+  }
+  p->generate(request());
+  EXPECT_EQ(server.connections_accepted(), 1u);
+}
+
 TEST_F(InferenceServerTest, OllamaChatStreamingAndNot) {
   SimulatorOptions o;
   o.output_tokens = 3;
