@@ -8,8 +8,9 @@
 // float32 activations.
 //
 // Two implementations: a scalar reference (every platform) and AVX2/FMA/F16C versions picked at
-// run time when the CPU has them. Within a block both compute the same integers; they differ
-// only in the order the per-block float terms are added (the tests bound the difference). The
+// run time when the CPU has them. Within a block both compute the same integers; the K-quant
+// versions are bit-identical to the reference, the others add the scaled block sums in eight
+// float lanes and differ by float rounding (the tests check both). The
 // result for one (weight row, activation row) pair never depends on batch size or threads.
 #pragma once
 

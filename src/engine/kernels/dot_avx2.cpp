@@ -1,10 +1,11 @@
 // AVX2/FMA/F16C dot products (see dot.hpp). Compiled for the baseline target; each function
 // carries the target attribute and is only called after a run-time CPU check.
 //
-// The integer formats compute each block's (or super-block's) integer sum in vector registers,
-// reduce it exactly, and then apply the same float operations in the same order as the scalar
-// reference, so their results are bit-identical to it. F32/F16/BF16 use eight float lanes with
-// FMA and differ from the scalar reference by rounding only.
+// The K-quants compute each super-block's integer sum in vector registers, reduce it exactly,
+// and then apply the same float operations in the same order as the scalar reference, so their
+// results are bit-identical to it. The 32-weight formats keep eight float lanes of scaled block
+// sums (fewer horizontal reductions), and F32/F16/BF16 eight lanes of FMA: those differ from
+// the scalar reference by float rounding only.
 #include "engine/kernels/dot.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -114,16 +115,19 @@ LLMUX_AVX2 float dot_bf16(const std::byte* w, const void* x, std::int64_t n) noe
   return hsum_ps(acc) + tail;
 }
 
+// The 32-weight formats accumulate each block's integer sum, scaled, in eight float lanes
+// (one horizontal sum per row, not per block); the scalar reference adds the scaled block sums
+// one by one, so the two differ by float rounding only.
 LLMUX_AVX2 float dot_q8_0(const std::byte* w, const void* act, std::int64_t n) noexcept {
   const auto* a = static_cast<const ActQ8*>(act);
-  float acc = 0;
+  __m256 acc = _mm256_setzero_ps();
   for (std::int64_t b = 0; b < n / 32; ++b, w += 34) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
     const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q));
-    const int s = hsum_epi32(dot_s8_s8(q, y));
-    acc += load_half(w) * a[b].d * static_cast<float>(s);
+    const __m256 d = _mm256_set1_ps(load_half(w) * a[b].d);
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(q, y)), acc);
   }
-  return acc;
+  return hsum_ps(acc);
 }
 
 template <int Bits, bool Min>
@@ -131,7 +135,8 @@ LLMUX_AVX2 float dot_q_n(const std::byte* w, const void* act, std::int64_t n) no
   const auto* a = static_cast<const ActQ8*>(act);
   constexpr int kBytes = 2 + (Min ? 2 : 0) + (Bits == 5 ? 4 : 0) + 16;
   constexpr int kOffset = Min ? 0 : (1 << (Bits - 1));
-  float acc = 0;
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
   for (std::int64_t b = 0; b < n / 32; ++b, w += kBytes) {
     __m256i q = unpack_nibbles_32(w + kBytes - 16);
     if constexpr (Bits == 5) {
@@ -140,16 +145,16 @@ LLMUX_AVX2 float dot_q_n(const std::byte* w, const void* act, std::int64_t n) no
       q = _mm256_or_si256(q, fifth_bits(qh));
     }
     const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q));
-    int s;
+    __m256i s;
     if constexpr (Min) {
-      s = hsum_epi32(dot_u8_s8(q, y));
+      s = dot_u8_s8(q, y);
+      mins += load_half(w + 2) * a[b].sum;
     } else {
-      s = hsum_epi32(dot_s8_s8(_mm256_sub_epi8(q, _mm256_set1_epi8(kOffset)), y));
+      s = dot_s8_s8(_mm256_sub_epi8(q, _mm256_set1_epi8(kOffset)), y);
     }
-    acc += load_half(w) * a[b].d * static_cast<float>(s);
-    if constexpr (Min) acc += load_half(w + 2) * a[b].sum;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(w) * a[b].d), _mm256_cvtepi32_ps(s), acc);
   }
-  return acc;
+  return hsum_ps(acc) + mins;
 }
 
 inline void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) noexcept {
