@@ -31,14 +31,20 @@ TEST(SlotQueue, GrantsAtMostKSlotsAndQueuesTheRestInOrder) {
       leases[id] = std::move(l);
     });
   };
+  // Frees a slot outside the map: the next grant inserts into it.
+  auto release = [&](int id) {
+    SlotQueue::Lease l = std::move(leases[id]);
+    leases.erase(id);
+    l.reset();
+  };
   for (int id = 1; id <= 5; ++id) EXPECT_TRUE(admit(id));
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
   EXPECT_EQ(q.stats().active, 2u);
   EXPECT_EQ(q.stats().queued, 3u);
-  leases.erase(2);  // a slot frees: the oldest waiting request (3) takes it
+  release(2);  // a slot frees: the oldest waiting request (3) takes it
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
-  leases.erase(1);
-  leases.erase(3);
+  release(1);
+  release(3);
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4, 5}));
   EXPECT_EQ(q.stats().active, 2u);
   auto finished = std::move(leases);
@@ -65,6 +71,8 @@ TEST(SlotQueue, QueueLimitRefusesWhenEverySlotIsBusyAndTheQueueIsFull) {
   finished.clear();  // the queued request takes the slot; there is room again
   EXPECT_EQ(held.size(), 1u);
   EXPECT_TRUE(q.admit(keep));
+  EXPECT_EQ(q.drop_waiting(), 1u);  // shutdown: the waiting request is never granted
+  EXPECT_EQ(q.stats().queued, 0u);
   // Queue limit 0: no waiting at all.
   SlotQueue none(1, 0);
   std::vector<SlotQueue::Lease> one;
