@@ -174,10 +174,18 @@ asio::awaitable<ToolLoopResult> run_loop(std::shared_ptr<Provider> provider, Req
     }
     std::vector<std::shared_ptr<PendingCall>> pending;
     for (const auto& call : calls) pending.push_back(start_call(set, call, strand));
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      ToolRun run = co_await await_call(pending[i], calls[i], options);
-      request.messages.push_back(Message::tool_result(calls[i].id, run.result, calls[i].name));
-      result.runs.push_back(std::move(run));
+    try {
+      for (std::size_t i = 0; i < calls.size(); ++i) {
+        ToolRun run = co_await await_call(pending[i], calls[i], options);
+        request.messages.push_back(Message::tool_result(calls[i].id, run.result, calls[i].name));
+        result.runs.push_back(std::move(run));
+      }
+    } catch (...) {
+      // Cancelled: every awaitable tool still running is told so.
+      for (auto& p : pending) {
+        if (!p->done) p->cancel.emit(asio::cancellation_type::terminal);
+      }
+      throw;
     }
     co_await throw_if_cancelled();
     if (auto& choice = request.options.tool_choice;

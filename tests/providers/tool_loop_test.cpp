@@ -213,24 +213,31 @@ TEST_F(ToolLoopTest, StepLimitAndForcedChoiceOnlyOnTheFirstStep) {
   EXPECT_THROW(run_tools(anthropic(server), req, tools, {.max_steps = 0}), InvalidArgumentError);
 }
 
-TEST_F(ToolLoopTest, CancellationStopsALoopWaitingForATool) {
+TEST_F(ToolLoopTest, CancellationStopsALoopWaitingForItsTools) {
   TestServer server(server_rt.get_executor(), [&](const RecordedRequest&) {
-    return Transcript::response(200, tool_use_message({{"t1", "wait", "{}"}}));
+    return Transcript::response(200, tool_use_message({{"t1", "wait", "{}"}, {"t2", "wait", "{}"}}));
   });
+  std::atomic<int> started{0}, cancelled{0};
   ToolSet tools;
-  tools.add_async(def("wait"), [](std::string) -> asio::awaitable<std::string> {
+  tools.add_async(def("wait"), [&](std::string) -> asio::awaitable<std::string> {
+    ++started;
     asio::steady_timer t(co_await asio::this_coro::executor, 10s);
-    co_await t.async_wait(asio::use_awaitable);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted) ++cancelled;
     co_return "never";
   });
   asio::cancellation_signal signal;
   auto fut = async_run_tools(anthropic(server), test::ask("x"), tools, {},
                              asio::bind_cancellation_slot(signal.slot(), asio::use_future));
-  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 200 && started < 2; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(started.load(), 2);
   auto t0 = Clock::now();
   asio::post(client_rt.get_executor(), [&] { signal.emit(asio::cancellation_type::terminal); });
   EXPECT_THROW(fut.get(), CancelledError);
   EXPECT_LT(Clock::now() - t0, 2s);
+  for (int i = 0; i < 200 && cancelled < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(cancelled.load(), 2);  // both running tools were told
 }
 
 TEST_F(ToolLoopTest, ToolSetValidation) {
