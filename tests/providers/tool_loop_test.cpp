@@ -74,28 +74,23 @@ TEST_F(ToolLoopTest, SyncAndAwaitableToolsRunInParallelAndResultsGoBack) {
     return Transcript::response(200, kFinal);
   });
   ToolSet tools;
-  std::atomic<int> concurrent{0}, peak{0};
+  // The blocking tool waits (bounded) until the awaitable one has started: both run at once.
+  std::atomic<bool> async_started{false}, overlapped{false};
   tools.add(def("get_weather"), [&](std::string_view args) {
-    int now = ++concurrent;
-    peak = std::max(peak.load(), now);
-    std::this_thread::sleep_for(150ms);
-    --concurrent;
+    for (int i = 0; i < 400 && !async_started; ++i) std::this_thread::sleep_for(5ms);
+    overlapped = async_started.load();
     auto city = bj::parse(args).at("city").as_string();
     return std::string("sunny in ") + city.c_str();
   });
   tools.add_async(def("get_time"), [&](std::string args) -> asio::awaitable<std::string> {
-    int now = ++concurrent;
-    peak = std::max(peak.load(), now);
-    asio::steady_timer t(co_await asio::this_coro::executor, 150ms);
+    async_started = true;
+    asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
     co_await t.async_wait(asio::use_awaitable);
-    --concurrent;
     co_return "12:00 " + std::string(bj::parse(args).at("tz").as_string().c_str());
   });
   Request req;
   req.messages = {Message::user("weather and time?")};
-  auto t0 = Clock::now();
   ToolLoopResult r = run_tools(anthropic(server), req, tools);
-  auto elapsed = Clock::now() - t0;
   EXPECT_EQ(r.steps, 2u);
   EXPECT_FALSE(r.step_limit_reached);
   EXPECT_EQ(r.response.content, "Done.");
@@ -103,8 +98,7 @@ TEST_F(ToolLoopTest, SyncAndAwaitableToolsRunInParallelAndResultsGoBack) {
   EXPECT_EQ(r.runs[0].result, "sunny in Paris");
   EXPECT_EQ(r.runs[1].result, "12:00 CET");
   EXPECT_FALSE(r.runs[0].error);
-  EXPECT_EQ(peak.load(), 2);  // both tools ran at once
-  EXPECT_LT(elapsed, 290ms);
+  EXPECT_TRUE(overlapped.load());  // both tools ran at once
   // History: user, assistant (tool calls), two tool results, final assistant.
   ASSERT_EQ(r.messages.size(), 5u);
   EXPECT_EQ(r.messages[1].tool_calls.size(), 2u);
@@ -133,7 +127,7 @@ TEST_F(ToolLoopTest, ErrorsAndTimeoutsAreFedBackToTheModel) {
   ToolSet tools;
   tools.add(def("throws"), [](std::string_view) -> std::string { throw std::runtime_error("boom"); });
   tools.add(def("slow_sync"), [](std::string_view) {
-    std::this_thread::sleep_for(600ms);
+    std::this_thread::sleep_for(1500ms);
     return std::string("late");
   });
   tools.add_async(def("slow_async"), [&](std::string) -> asio::awaitable<std::string> {
@@ -151,7 +145,7 @@ TEST_F(ToolLoopTest, ErrorsAndTimeoutsAreFedBackToTheModel) {
   req.messages = {Message::user("go")};
   auto t0 = Clock::now();
   ToolLoopResult r = run_tools(anthropic(server), req, tools, {.max_steps = 4, .tool_timeout = 100ms});
-  EXPECT_LT(Clock::now() - t0, 550ms);  // the slow sync tool was not waited for
+  EXPECT_LT(Clock::now() - t0, 1400ms);  // the slow sync tool was not waited for
   EXPECT_EQ(r.steps, 2u);
   auto results = results_of(server.requests().at(1));
   EXPECT_EQ(results["a"], "error: boom");
