@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine/kernels/half.hpp"
+#include "engine/kernels/kquant_scales.hpp"
 
 namespace llmux::engine::kernels {
 namespace {
@@ -75,17 +76,6 @@ void q8_0(const std::byte* b, float* y) noexcept {
   const float d = load_half(b);
   const auto* qs = reinterpret_cast<const std::int8_t*>(b + 2);
   for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(qs[j]);
-}
-
-// The 6-bit scale and minimum of sub-block j (0..7) packed in the 12 scale bytes of Q4_K/Q5_K.
-void scale_min_k4(int j, const std::uint8_t* q, int& scale, int& min) noexcept {
-  if (j < 4) {
-    scale = q[j] & 63;
-    min = q[j + 4] & 63;
-  } else {
-    scale = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    min = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
 }
 
 // Q4_K: d, dmin (f16), 12 scale bytes, 128 nibble bytes. Each 64 weights use 32 bytes: low

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "engine/kernels/half.hpp"
+#include "engine/kernels/kquant_scales.hpp"
 
 #define LLMUX_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -155,16 +156,6 @@ LLMUX_AVX2 float dot_q_n(const std::byte* w, const void* act, std::int64_t n) no
     acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(w) * a[b].d), _mm256_cvtepi32_ps(s), acc);
   }
   return hsum_ps(acc) + mins;
-}
-
-inline void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) noexcept {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
 }
 
 template <int Bits>

@@ -5,6 +5,7 @@
 
 #include "engine/kernels/dot.hpp"
 #include "engine/kernels/half.hpp"
+#include "engine/kernels/kquant_scales.hpp"
 #include "engine/kernels/ops.hpp"
 
 namespace llmux::engine::kernels {
@@ -73,16 +74,6 @@ float dot_q_n(const std::byte* w, const void* act, std::int64_t n) noexcept {
     if constexpr (Min) acc += h(w + 2) * a[b].sum;
   }
   return acc;
-}
-
-void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) noexcept {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
 }
 
 // Q4_K / Q5_K: sum over sub-blocks of sc * (q . a) and m * sum(a).
