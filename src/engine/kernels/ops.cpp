@@ -50,23 +50,29 @@ void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t
   const DotFn fn = dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type);
   // Row blocks of at least 16 rows per task keep the dispatch cost small.
   constexpr std::int64_t kRowsPerTask = 16;
+  constexpr std::int64_t kTokensPerTile = 32;
   const std::int64_t n_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
   pool.parallel_for(n_tasks, [&](std::int64_t task, int worker) {
     float* row = dequant_rows ? scratch.rows.data() + static_cast<std::size_t>(worker) *
                                                           static_cast<std::size_t>(w.cols)
                               : nullptr;
     const std::int64_t end = std::min(w.rows, (task + 1) * kRowsPerTask);
-    for (std::int64_t r = task * kRowsPerTask; r < end; ++r) {
-      const std::byte* wr = w.row(r);
-      if (dequant_rows) {
-        dequantize_row(w.type, wr, row, w.cols);
-        wr = reinterpret_cast<const std::byte*>(row);
-      }
-      for (std::int64_t t = 0; t < n_tokens; ++t) {
-        const void* a = quantize ? static_cast<const void*>(scratch.act.data() +
-                                                            act_stride * static_cast<std::size_t>(t))
-                                 : static_cast<const void*>(x + t * x_stride);
-        y[t * y_stride + r] = fn(wr, a, w.cols);
+    // Tokens in tiles, so a tile's activations stay in cache while the task's rows pass over
+    // them (each (row, token) dot is the same computation whatever the tiling).
+    for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
+      const std::int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
+      for (std::int64_t r = task * kRowsPerTask; r < end; ++r) {
+        const std::byte* wr = w.row(r);
+        if (dequant_rows) {
+          dequantize_row(w.type, wr, row, w.cols);
+          wr = reinterpret_cast<const std::byte*>(row);
+        }
+        for (std::int64_t t = t0; t < t1; ++t) {
+          const void* a = quantize ? static_cast<const void*>(scratch.act.data() +
+                                                              act_stride * static_cast<std::size_t>(t))
+                                   : static_cast<const void*>(x + t * x_stride);
+          y[t * y_stride + r] = fn(wr, a, w.cols);
+        }
       }
     }
   });
