@@ -155,7 +155,8 @@ struct Timings {
   std::optional<std::chrono::microseconds> time_to_first_token;  // streaming or known upstream
   std::chrono::microseconds total{0};
   // Durations the server reports (Ollama): model load, prompt evaluation, generation, and the
-  // server's own total. Unset when the provider does not report them.
+  // server's own total; the local engine sets prompt_eval and generation. Unset when the
+  // provider does not report them.
   std::optional<std::chrono::microseconds> load{};
   std::optional<std::chrono::microseconds> prompt_eval{};
   std::optional<std::chrono::microseconds> generation{};

@@ -92,6 +92,8 @@ TEST(LocalProvider, GreedyRawGenerationIsTheEnginesGreedyContinuation) {
   EXPECT_EQ(r.finish_reason, out.size() == 16 ? FinishReason::length : FinishReason::stop);
   EXPECT_EQ(r.provider, "local");
   EXPECT_FALSE(r.model.empty());
+  ASSERT_TRUE(r.timings.prompt_eval && r.timings.generation && r.timings.time_to_first_token);
+  EXPECT_LE(*r.timings.prompt_eval + *r.timings.generation, r.timings.total);
 }
 
 TEST(LocalProvider, SyncAsyncAndStreamingGiveTheSameSampledAnswer) {

@@ -193,6 +193,7 @@ Response run_request(const LoadedModel& m, model::Context& ctx, const Request& r
   } cleanup{ctx};
 
   // The prompt, in chunks; logits for its last token only.
+  const auto prompt_start = Clock::now();
   std::span<const float> logits;
   for (std::int64_t start = 0; start < n_prompt; start += kPromptChunk) {
     const std::int64_t end = std::min(n_prompt, start + kPromptChunk);
@@ -204,6 +205,8 @@ Response run_request(const LoadedModel& m, model::Context& ctx, const Request& r
     logits = ctx.eval(batch);
   }
 
+  response.timings.prompt_eval = since(prompt_start);
+  const auto generation_start = Clock::now();
   FinishReason reason = FinishReason::length;
   std::int64_t n_out = 0;
   bool cancelled = false;
@@ -241,6 +244,7 @@ Response run_request(const LoadedModel& m, model::Context& ctx, const Request& r
   response.tool_calls = parser.tool_calls();
   response.usage.output_tokens = n_out;
   response.usage.total_tokens = n_prompt + n_out;
+  response.timings.generation = since(generation_start);
   response.timings.total = since(hooks.submitted);
   if (cancelled) {
     response.finish_reason = FinishReason::cancelled;
