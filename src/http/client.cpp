@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -27,6 +30,31 @@ using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
 
 enum class Phase { connect, tls, proxy, write, first_byte, body };
+
+// Awaits `op` spawned on `strand`, forwarding the caller's cancellation through a signal owned
+// here. Boost 1.81's co_spawn forwards cancellation by posting a pointer to a signal inside its
+// handler; a cancellation that arrives as the operation completes then uses that signal after
+// it is freed (seen under ASan). Emitting from a shared signal on the strand itself makes
+// co_spawn's dispatch run inline, while the operation is still alive.
+template <class Strand, class T>
+asio::awaitable<T> await_on(Strand strand, asio::awaitable<T> op) {
+  auto signal = std::make_shared<asio::cancellation_signal>();
+  asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+  asio::cancellation_slot slot = state.slot();
+  if (slot.is_connected()) {
+    slot.assign([signal, strand](asio::cancellation_type type) {
+      asio::post(strand, [signal, type] { signal->emit(type); });
+    });
+  }
+  struct ClearSlot {
+    asio::cancellation_slot slot;
+    ~ClearSlot() {
+      if (slot.is_connected()) slot.clear();
+    }
+  } clear{slot};
+  auto token = asio::bind_cancellation_slot(signal->slot(), asio::use_awaitable);
+  co_return co_await asio::co_spawn(strand, std::move(op), token);
+}
 
 const char* phase_name(Phase p) {
   switch (p) {
@@ -361,7 +389,7 @@ void ResponseStream::release(bool reusable) {
 asio::awaitable<std::optional<std::string>> ResponseStream::read_some() {
   if (!connection_) co_return std::nullopt;
   auto strand = connection_->strand;
-  co_return co_await asio::co_spawn(strand, read_some_on_strand(), asio::use_awaitable);
+  co_return co_await await_on(strand, read_some_on_strand());
 }
 
 // Parses body bytes already received into `buf` after its first `n` bytes, without reading the
@@ -463,8 +491,7 @@ asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(HttpRequest reques
       c = std::make_unique<Connection>(impl_->executor, key);
       try {
         auto strand = c->strand;
-        co_await asio::co_spawn(strand, impl_->connect(*c, url, proxy, t, deadline),
-                                asio::use_awaitable);
+        co_await await_on(strand, impl_->connect(*c, url, proxy, t, deadline));
       } catch (...) {
         c.reset();
         impl_->pool->release_slot(key);
@@ -473,8 +500,7 @@ asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(HttpRequest reques
     }
     try {
       auto strand = c->strand;
-      co_await asio::co_spawn(strand, impl_->exchange(*c, request, url, proxy, t, deadline),
-                              asio::use_awaitable);
+      co_await await_on(strand, impl_->exchange(*c, request, url, proxy, t, deadline));
     } catch (const StaleConnection&) {
       impl_->pool->release(std::move(c), false);
       if (attempt == 0) continue;
