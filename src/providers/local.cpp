@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 struct LocalSettings {
   engine::model::ContextOptions context;
+  gen::WorkerOptions worker;
   bool progress = false;
   Timeouts timeouts;
 };
@@ -60,12 +61,18 @@ LocalSettings parse_settings(const ProviderConfig& config) {
                     fmt::format("local provider option precision: '{}' is not default or full",
                                 value));
       }
+    } else if (key == "kv_size") {
+      s.worker.kv_size = parse_int(key, value, 1, 1 << 26);
+    } else if (key == "batch_tokens") {
+      s.worker.scheduler.token_budget = parse_int(key, value, 1, 1 << 16);
+    } else if (key == "max_sequences") {
+      s.worker.scheduler.max_running = parse_int(key, value, 1, 4096);
     } else if (key == "progress") {
       s.progress = value == "1" || value == "true";
     } else {
       throw_error(errc::invalid_argument,
                   fmt::format("local provider: unknown option '{}' (known: ctx_size, threads, "
-                              "precision, progress)", key));
+                              "precision, kv_size, batch_tokens, max_sequences, progress)", key));
     }
   }
   return s;
@@ -92,7 +99,8 @@ class LocalProvider final : public Provider {
                 LocalSettings settings)
       : Provider(std::move(executor)),
         settings_(settings),
-        worker_(std::make_shared<gen::Worker>(std::move(model), settings.context)) {}
+        worker_(std::make_shared<gen::Worker>(std::move(model), settings.context,
+                                             settings.worker)) {}
 
   std::string_view name() const noexcept override { return "local"; }
 
@@ -161,15 +169,15 @@ asio::awaitable<Response> LocalProvider::run(Request request, EventSink sink) {
     if (!ec) {
       if (Clock::now() >= deadline()) {  // a deadline passed: stop the generation
         timed_out = true;
-        job->cancel.store(true);
+        worker_->cancel(*job);
         timer->expires_at(Clock::time_point::max());
       } else {
         timer->expires_at(deadline());  // the first token came: only the total deadline left
       }
     } else if ((co_await asio::this_coro::cancellation_state).cancelled() !=
                asio::cancellation_type::none) {
-      // The caller cancelled: stop at the next token, then complete with the partial result.
-      job->cancel.store(true);
+      // The caller cancelled: stop at the next step, then complete with the partial result.
+      worker_->cancel(*job);
       co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     }
   }

@@ -3,8 +3,8 @@
 // the output parser, producing llmux's common Response and StreamEvents.
 //
 // LoadedModel bundles what every request of one model file shares (weights, tokenizer, chat
-// template, output format); it is immutable and thread-safe. run_request() uses a Context (one
-// at a time) and sequence 0 of its cache, which it clears before returning.
+// template, output format); it is immutable and thread-safe. A request's generation state is a
+// RequestState (request_state.hpp), run by the model's scheduler with many others.
 #pragma once
 
 #include <atomic>
@@ -61,13 +61,8 @@ Prompt build_prompt(const LoadedModel& m, const Request& request, const LocalOpt
 
 struct RunHooks {
   std::function<void(StreamEvent)> on_event;  // every event in order, Finish last (optional)
-  const std::atomic<bool>* cancel = nullptr;  // checked before each token
+  const std::atomic<bool>* cancel = nullptr;  // read before each step of the scheduler
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
-
-// Runs the request to its end. Throws llmux::Error: invalid_argument (bad options),
-// context_length_exceeded (the prompt does not fit), cancelled (with the partial Response).
-Response run_request(const LoadedModel& m, model::Context& ctx, const Request& request,
-                     const RunHooks& hooks);
 
 }  // namespace llmux::engine::generation

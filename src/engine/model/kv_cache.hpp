@@ -45,6 +45,12 @@ class KvCache {
   virtual std::int64_t size(SeqId seq) const noexcept = 0;
   // The run of positions starting at `first` (< size(seq)); count >= 1.
   virtual KvRows rows(std::int64_t layer, SeqId seq, std::int64_t first) = 0;
+  // Called before position `pos` (< size(seq)) of every layer is written: a cache that shares
+  // storage between sequences makes that position private to `seq` here.
+  virtual void prepare_write(SeqId seq, std::int64_t pos) {
+    (void)seq;
+    (void)pos;
+  }
   // Forgets the sequence and frees its storage.
   virtual void remove(SeqId seq) = 0;
 };

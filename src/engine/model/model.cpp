@@ -36,6 +36,19 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
   cache_ = std::make_unique<ContiguousKvCache>(hp.n_layer, hp.k_dim(), hp.v_dim(), n_ctx_, type);
 }
 
+Context::Context(std::shared_ptr<const Model> model, const ContextOptions& options,
+                 std::unique_ptr<KvCache> cache)
+    : model_(std::move(model)), options_(options), pool_(std::max(1, options.n_threads)) {
+  const HParams& hp = model_->hparams();
+  if (!cache || cache->n_layer() != hp.n_layer || cache->k_dim() != hp.k_dim() ||
+      cache->v_dim() != hp.v_dim()) {
+    throw_error(errc::invalid_argument, "the KV cache does not match the model's shape");
+  }
+  n_ctx_ = cache->max_positions();
+  integer_ = options.precision != Precision::full;
+  cache_ = std::move(cache);
+}
+
 void Context::check(std::span<const BatchToken> batch) {
   const HParams& hp = model_->hparams();
   for (const auto& t : batch) {
@@ -49,6 +62,7 @@ void Context::check(std::span<const BatchToken> batch) {
   // Reserve the cache up to each sequence's largest position.
   for (const auto& t : batch) {
     if (t.pos + 1 > cache_->size(t.seq)) cache_->reserve(t.seq, t.pos + 1);
+    cache_->prepare_write(t.seq, t.pos);
   }
 }
 

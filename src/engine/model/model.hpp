@@ -69,6 +69,10 @@ struct ContextOptions {
 class Context {
  public:
   Context(std::shared_ptr<const Model> model, const ContextOptions& options);
+  // With a cache made by the caller (a paged cache); it must match the model's layer count
+  // and K/V sizes (invalid_argument otherwise) and sets the context size.
+  Context(std::shared_ptr<const Model> model, const ContextOptions& options,
+          std::unique_ptr<KvCache> cache);
 
   const Model& model() const noexcept { return *model_; }
   std::int64_t n_ctx() const noexcept { return n_ctx_; }
