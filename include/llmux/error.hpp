@@ -51,6 +51,11 @@ struct ErrorInfo {
   std::string request_id;                    // the provider's request id, if sent
   std::vector<std::pair<std::string, std::string>> rate_limits;  // rate-limit headers
   std::shared_ptr<const Response> partial;   // content and usage received before the failure
+  // Retry hints of the HTTP response beyond retry_after: `x-should-retry: true|false` as sent,
+  // and the instant a `Retry-After` HTTP date names (retry_after then holds the delay from the
+  // system clock at parse time; the retry loop measures from its own Clock instead).
+  std::optional<bool> should_retry{};
+  std::optional<std::chrono::system_clock::time_point> retry_at{};
 };
 
 class Error : public std::runtime_error {

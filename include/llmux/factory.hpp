@@ -41,6 +41,9 @@ struct ProviderConfig {
   std::size_t max_connections = 256;
   std::string ca_file;     // PEM bundle trusted in addition to the system store
   bool verify_tls = true;  // certificate and host name verification
+  // Retries, circuit breaker, concurrency limit, clock and request observers
+  // (include/llmux/resilience.hpp). Default: one attempt, no breaker, no limit.
+  ResilienceConfig resilience;
 };
 
 struct ProviderInfo {

@@ -17,6 +17,10 @@
 // Thread safety: a Provider may be used from any number of threads at once. Completion handlers
 // run on their associated executor (for callbacks without one: the provider's executor).
 //
+// Resilience (include/llmux/resilience.hpp, docs/resilience.md): every request — async, sync
+// and streaming — goes through one pipeline: the circuit breaker of its model, the provider's
+// concurrency limit, the retry loop, and the request events of the provider's observers.
+//
 // Lifetime: providers are owned by std::shared_ptr (create_llm returns one). Operations in flight
 // keep the provider alive; the executor (its io_context) must outlive them.
 #pragma once
@@ -24,6 +28,7 @@
 #include <exception>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -33,6 +38,8 @@
 #include <boost/asio/async_result.hpp>
 
 #include <llmux/error.hpp>
+#include <llmux/events.hpp>
+#include <llmux/resilience.hpp>
 #include <llmux/types.hpp>
 
 namespace llmux {
@@ -49,6 +56,10 @@ using ModelsHandler = asio::any_completion_handler<ModelsSignature>;
 
 namespace detail {
 class StreamState;
+class AttemptGate;
+class Resilience;
+class ObserverList;
+struct ProviderAccess;
 }
 
 // Where a provider's streaming implementation writes its events. Cheap to copy; thread-safe.
@@ -56,6 +67,9 @@ class EventSink {
  public:
   EventSink() = default;  // a sink that discards everything
   explicit EventSink(std::shared_ptr<detail::StreamState> state) : state_(std::move(state)) {}
+  // A sink of one attempt of a retried stream (see src/api/pipeline.hpp).
+  EventSink(std::shared_ptr<detail::StreamState> state, std::shared_ptr<detail::AttemptGate> gate)
+      : state_(std::move(state)), gate_(std::move(gate)) {}
 
   void emit(StreamEvent event) const;
   // Whether anyone is listening (false for a discarding sink).
@@ -63,6 +77,7 @@ class EventSink {
 
  private:
   std::shared_ptr<detail::StreamState> state_;
+  std::shared_ptr<detail::AttemptGate> gate_;
 };
 
 // An in-flight streaming request. Events are buffered from the moment the request starts, so no
@@ -154,7 +169,9 @@ class Provider : public std::enable_shared_from_this<Provider> {
         token, shared_from_this(), std::move(request));
   }
 
-  // Starts a streaming request at once and returns its stream.
+  // Starts a streaming request at once and returns its stream. Failed attempts are retried (per
+  // the RetryPolicy) only while no event has reached the stream; a failure after that ends the
+  // stream with the error, whose partial() holds the content, tool calls and usage delivered.
   Stream async_stream(Request request);
 
   // The models the provider offers. Completion: void(std::exception_ptr, std::vector<ModelInfo>).
@@ -172,8 +189,18 @@ class Provider : public std::enable_shared_from_this<Provider> {
   // WouldDeadlockError when called on a thread that runs this provider's executor.
   Response generate(Request request);
 
+  // Replaces the retry policy, circuit breakers (their state resets), concurrency limit and
+  // clock, and subscribes config.observers. ProviderRegistry::create applies
+  // ProviderConfig::resilience this way. Thread-safe; requests already started keep the
+  // settings they started with.
+  void configure_resilience(ResilienceConfig config);
+  // Adds or removes a request observer (include/llmux/events.hpp). Thread-safe; a request sees
+  // the observers present when each of its events fires.
+  void subscribe(std::shared_ptr<RequestObserver> observer);
+  void unsubscribe(const std::shared_ptr<RequestObserver>& observer);
+
  protected:
-  explicit Provider(Executor executor) : executor_(std::move(executor)) {}
+  explicit Provider(Executor executor);
 
   // Implementations. The handler must be completed exactly once (never from inside this call:
   // post or run the work asynchronously); its cancellation slot is honoured.
@@ -185,8 +212,12 @@ class Provider : public std::enable_shared_from_this<Provider> {
   virtual void do_list_models(ModelsHandler handler);
 
  private:
+  friend struct detail::ProviderAccess;
   void start_generate(Request request, ResponseHandler handler);
   Executor executor_;
+  mutable std::mutex resilience_mu_;
+  std::shared_ptr<detail::Resilience> resilience_;
+  std::shared_ptr<detail::ObserverList> observers_;
 };
 
 }  // namespace llmux

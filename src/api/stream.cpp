@@ -8,6 +8,7 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "api/pipeline.hpp"
 #include "api/sync_guard.hpp"
 
 namespace llmux {
@@ -148,10 +149,20 @@ std::optional<Response> StreamState::response() const {
   return response_;
 }
 
+Response StreamState::partial() const {
+  std::lock_guard lock(mu_);
+  return partial_;
+}
+
 }  // namespace detail
 
 void EventSink::emit(StreamEvent event) const {
-  if (state_) state_->push(std::move(event));
+  if (!state_) return;
+  if (gate_) {
+    detail::emit_through(*gate_, *state_, std::move(event));
+  } else {
+    state_->push(std::move(event));
+  }
 }
 
 Stream::Stream(std::shared_ptr<detail::StreamState> state) : state_(std::move(state)) {}

@@ -29,6 +29,8 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   void next(EventHandler handler);
   void cancel();
   std::optional<Response> response() const;
+  // What the events pushed so far add up to (content, reasoning, tool calls, usage).
+  Response partial() const;
   const Executor& executor() const noexcept { return executor_; }
 
  private:

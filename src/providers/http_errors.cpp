@@ -56,12 +56,31 @@ std::optional<std::chrono::milliseconds> parse_retry_after(const http::Headers& 
   if (auto seconds = parse_double(*value)) {
     return milliseconds(static_cast<std::int64_t>(std::llround(*seconds * 1000)));
   }
+  auto at = retry_after_date(headers);
+  if (!at) return std::nullopt;
+  auto delta = std::chrono::duration_cast<milliseconds>(*at - now);
+  return std::max(delta, milliseconds(0));
+}
+
+std::optional<std::chrono::system_clock::time_point> retry_after_date(const http::Headers& headers) {
+  if (auto ms = http::find_header(headers, "retry-after-ms")) {
+    if (parse_double(*ms)) return std::nullopt;
+  }
+  auto value = http::find_header(headers, "retry-after");
+  if (!value || parse_double(*value)) return std::nullopt;
   std::tm tm{};
   const char* end = strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (!end || *end != '\0') return std::nullopt;
-  auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
-  auto delta = std::chrono::duration_cast<milliseconds>(at - now);
-  return std::max(delta, milliseconds(0));
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+std::optional<bool> should_retry_of(const http::Headers& headers) {
+  auto value = http::find_header(headers, "x-should-retry");
+  if (!value) return std::nullopt;
+  std::string v = lower(*value);
+  if (v == "true") return true;
+  if (v == "false") return false;
+  return std::nullopt;
 }
 
 std::string request_id_of(const http::Headers& headers) {
@@ -153,6 +172,8 @@ std::exception_ptr http_status_error(std::string_view provider, int status,
   info.provider = std::string(provider);
   info.http_status = status;
   info.retry_after = parse_retry_after(headers);
+  info.retry_at = retry_after_date(headers);
+  info.should_retry = should_retry_of(headers);
   info.request_id = request_id_of(headers);
   info.rate_limits = rate_limits_of(headers);
   std::string_view detail = parsed.message;

@@ -19,6 +19,13 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
     const http::Headers& headers,
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
+// The instant of a `Retry-After` HTTP date, when that is the form in effect (no valid
+// `retry-after-ms`, and `Retry-After` is not a number of seconds).
+std::optional<std::chrono::system_clock::time_point> retry_after_date(const http::Headers& headers);
+
+// `x-should-retry`: true or false as sent (case-insensitive), nullopt when absent or other.
+std::optional<bool> should_retry_of(const http::Headers& headers);
+
 // x-request-id, request-id, x-amzn-requestid …: the first one present.
 std::string request_id_of(const http::Headers& headers);
 

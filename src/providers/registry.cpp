@@ -76,7 +76,9 @@ std::shared_ptr<Provider> ProviderRegistry::create(std::string_view name, Provid
                                   info->name, info->api_key_env),
                 std::move(ei));
   }
-  return info->create(std::move(executor), config);
+  auto provider = info->create(std::move(executor), config);
+  provider->configure_resilience(std::move(config.resilience));
+  return provider;
 }
 
 std::shared_ptr<Provider> create_llm(std::string_view provider, ProviderConfig config,
