@@ -34,23 +34,37 @@ struct AnthropicSettings {
 // reasoning_effort (minimal: none, low 1024, medium 4096, high 16384), else none.
 std::optional<std::int64_t> anthropic_thinking_budget(const GenerateOptions& options);
 
+// Structured output (json_object, json_schema) goes through a forced tool: one synthetic tool
+// whose input_schema is the schema, and tool_choice forcing it (`any` when the request has tools
+// of its own). Its name: the format's name when it is a valid tool name, else
+// "structured_output"; "" for the text format. The tool's input comes back as the response's
+// content text (never as a tool call), the stop reason as `stop`.
+std::string anthropic_output_tool(const GenerateOptions& options);
+
 // Builds the JSON body of POST /v1/messages. System messages become the top-level `system`;
 // tool results become `tool_result` blocks of user turns; consecutive turns of one role are
 // merged, as the API requires. Throws InvalidArgumentError for options the API cannot express
-// (seed, min_p, penalties, response formats) and malformed JSON text in the request.
+// (seed, min_p, penalties; a response format with extended thinking, with a schema whose root
+// is not an object, or whose tool name a request tool already uses) and malformed JSON text.
 std::string encode_anthropic_request(const Request& request, const std::string& default_model,
                                      const AnthropicSettings& settings, bool stream);
 
 // Decodes a non-streaming response body. Throws the typed error of an error body, or
-// ProtocolError for a body that is not a message.
-Response decode_anthropic_response(std::string_view body, std::string_view provider);
+// ProtocolError for a body that is not a message. `output_tool`: the structured-output tool
+// (anthropic_output_tool) whose input becomes the content; "" for none.
+Response decode_anthropic_response(std::string_view body, std::string_view provider,
+                                   std::string_view output_tool = {});
 
 FinishReason map_anthropic_stop_reason(std::string_view reason);
 
 // Assembles a streamed message from its SSE events.
 class AnthropicStreamAssembler {
  public:
-  explicit AnthropicStreamAssembler(std::string provider) { response_.provider = std::move(provider); }
+  // `output_tool`: the structured-output tool, whose input streams as text deltas ("": none).
+  explicit AnthropicStreamAssembler(std::string provider, std::string output_tool = {})
+      : output_tool_(std::move(output_tool)) {
+    response_.provider = std::move(provider);
+  }
 
   // Applies one event (its SSE `event` type and `data`); returns the events to emit. The type
   // inside the data decides; `ping` and unknown types are ignored. Throws the typed error of an
@@ -77,6 +91,7 @@ class AnthropicStreamAssembler {
   void apply_usage(const boost::json::object& usage);
   [[noreturn]] void fail(const std::string& what) const;
 
+  std::string output_tool_;
   Response response_;
   AnthropicUsage usage_;
   std::string stop_reason_;

@@ -1,4 +1,6 @@
 // Anthropic Messages API wire format: encoding requests, decoding messages and stream events.
+#include <cctype>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -138,9 +140,52 @@ void reject_unsupported(const GenerateOptions& o, const std::string& provider) {
                       : o.frequency_penalty ? "frequency_penalty"
                                             : nullptr;
   if (field) throw_error(errc::invalid_argument, fmt::format("{} does not accept {}", provider, field));
-  if (o.response_format.kind != ResponseFormat::Kind::text) {
+}
+
+bool valid_tool_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// The synthetic tool of a structured-output request and the tool_choice forcing it.
+void encode_output_tool(const GenerateOptions& o, const std::string& provider, bj::object& body) {
+  const std::string name = anthropic_output_tool(o);
+  if (name.empty()) return;
+  if (anthropic_thinking_budget(o)) {
     throw_error(errc::invalid_argument,
-                fmt::format("{}: response formats are not supported by the Messages API", provider));
+                fmt::format("{}: structured output (a forced tool) cannot be combined with extended "
+                            "thinking", provider));
+  }
+  for (const auto& t : o.tools) {
+    if (t.name == name) {
+      throw_error(errc::invalid_argument,
+                  fmt::format("{}: a request tool is named '{}', the name of the structured-output "
+                              "tool: rename the tool or the response format", provider, name));
+    }
+  }
+  bj::value schema = bj::object{{"type", "object"}};
+  if (o.response_format.kind == ResponseFormat::Kind::json_schema) {
+    schema = json::parse(o.response_format.schema, "response_format.schema");
+    const bj::value* type = schema.is_object() ? schema.get_object().if_contains("type") : nullptr;
+    if (!schema.is_object() || (type && *type != "object")) {
+      throw_error(errc::invalid_argument,
+                  fmt::format("{}: structured output needs a schema whose root is an object (it "
+                              "becomes a tool's input_schema)", provider));
+    }
+  }
+  bj::array& tools = body["tools"].is_array() ? body["tools"].get_array()
+                                               : body["tools"].emplace_array();
+  tools.push_back({{"name", name},
+                   {"description", "Give your final answer by calling this tool: its input is the "
+                                   "answer, as JSON matching the input schema."},
+                   {"input_schema", std::move(schema)}});
+  if (o.tools.empty()) {
+    body["tool_choice"] = {{"type", "tool"}, {"name", name}};
+  } else if (!o.tool_choice || o.tool_choice->mode == ToolChoice::Mode::automatic) {
+    body["tool_choice"] = {{"type", "any"}};  // a request tool, or the answer
   }
 }
 
@@ -211,6 +256,11 @@ Usage AnthropicUsage::usage() const {
   return out;
 }
 
+std::string anthropic_output_tool(const GenerateOptions& o) {
+  if (o.response_format.kind == ResponseFormat::Kind::text) return {};
+  return valid_tool_name(o.response_format.name) ? o.response_format.name : "structured_output";
+}
+
 std::optional<std::int64_t> anthropic_thinking_budget(const GenerateOptions& o) {
   if (o.reasoning_budget_tokens) return *o.reasoning_budget_tokens;
   if (!o.reasoning_effort) return std::nullopt;
@@ -263,6 +313,7 @@ std::string encode_anthropic_request(const Request& request, const std::string& 
     body["stop_sequences"] = std::move(stop);
   }
   encode_tools(o, body);
+  encode_output_tool(o, settings.name, body);
   if (budget) body["thinking"] = {{"type", "enabled"}, {"budget_tokens", *budget}};
   if (!o.extra_body.empty()) {
     bj::value extra = json::parse(o.extra_body, "extra_body");
@@ -272,7 +323,8 @@ std::string encode_anthropic_request(const Request& request, const std::string& 
   return bj::serialize(body);
 }
 
-Response decode_anthropic_response(std::string_view body, std::string_view provider) {
+Response decode_anthropic_response(std::string_view body, std::string_view provider,
+                                   std::string_view output_tool) {
   bj::object o = parse_object(body, provider, nullptr);
   Response r;
   r.provider = std::string(provider);
@@ -292,6 +344,9 @@ Response decode_anthropic_response(std::string_view body, std::string_view provi
     } else if (type == "thinking") {
       r.reasoning += string_at(block, "thinking");
       r.reasoning_signature = string_at(block, "signature");
+    } else if (type == "tool_use" && !output_tool.empty() && string_at(block, "name") == output_tool) {
+      const bj::value* input = block.if_contains("input");
+      r.content += input ? bj::serialize(*input) : std::string("{}");
     } else if (type == "tool_use") {
       ToolCall call{string_at(block, "id"), string_at(block, "name"), "{}"};
       if (const bj::value* input = block.if_contains("input"); input && !input->is_null()) {
@@ -302,6 +357,9 @@ Response decode_anthropic_response(std::string_view body, std::string_view provi
     }
   }
   r.finish_reason = map_anthropic_stop_reason(string_at(o, "stop_reason"));
+  if (r.finish_reason == FinishReason::tool_calls && r.tool_calls.empty()) {
+    r.finish_reason = FinishReason::stop;  // only the structured-output tool was called
+  }
   if (const bj::object* u = object_at(o, "usage")) {
     AnthropicUsage raw;
     raw.apply(*u);
@@ -348,6 +406,14 @@ std::vector<StreamEvent> AnthropicStreamAssembler::on_block_start(const void* ev
       response_.reasoning += text;
       out.push_back(ReasoningDelta{std::move(text)});
     }
+  } else if (block.type == "tool_use" && !output_tool_.empty() &&
+             string_at(*cb, "name") == output_tool_) {
+    block.type = "output";  // the structured-output tool: its input is the content
+    if (const bj::object* input = object_at(*cb, "input"); input && !input->empty()) {
+      std::string text = bj::serialize(*input);
+      response_.content += text;
+      out.push_back(TextDelta{std::move(text)});
+    }
   } else if (block.type == "tool_use") {
     block.call_index = calls_++;
     block.id = string_at(*cb, "id");
@@ -379,6 +445,10 @@ std::vector<StreamEvent> AnthropicStreamAssembler::on_block_delta(const void* ev
     if (!text.empty()) out.push_back(ReasoningDelta{std::move(text)});
   } else if (type == "signature_delta") {
     response_.reasoning_signature += string_at(*delta, "signature");
+  } else if (type == "input_json_delta" && block.type == "output") {
+    std::string piece = string_at(*delta, "partial_json");
+    response_.content += piece;
+    if (!piece.empty()) out.push_back(TextDelta{std::move(piece)});
   } else if (type == "input_json_delta") {
     if (block.type != "tool_use") fail("input_json_delta outside a tool_use block");
     std::string piece = string_at(*delta, "partial_json");
@@ -442,6 +512,9 @@ std::vector<StreamEvent> AnthropicStreamAssembler::feed(std::string_view event_t
   } else if (type == "message_stop") {
     done_ = true;
     response_.finish_reason = map_anthropic_stop_reason(stop_reason_);
+    if (response_.finish_reason == FinishReason::tool_calls && calls_ == 0) {
+      response_.finish_reason = FinishReason::stop;  // only the structured-output tool was called
+    }
     out.push_back(UsageEvent{response_.usage});
     out.push_back(Finish{response_.finish_reason});
   }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/operation.hpp"
+#include "api/structured_output.hpp"
 #include "http/client.hpp"
 #include "http/sse.hpp"
 #include "providers/anthropic.hpp"
@@ -24,7 +25,7 @@ std::chrono::microseconds since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
 }
 
-class AnthropicProvider final : public Provider {
+class AnthropicProvider final : public Provider, public detail::NativeResponseFormat {
  public:
   AnthropicProvider(Executor ex, AnthropicSettings settings, const ProviderConfig& config)
       : Provider(ex), settings_(std::move(settings)), config_(config) {
@@ -90,7 +91,7 @@ class AnthropicProvider final : public Provider {
 
   asio::awaitable<Response> run(Request request, EventSink sink, bool stream);
   asio::awaitable<Response> read_stream(http::ResponseStream& body, EventSink& sink,
-                                        Clock::time_point start);
+                                        Clock::time_point start, std::string output_tool);
   asio::awaitable<std::vector<ModelInfo>> list();
 
   AnthropicSettings settings_;
@@ -113,10 +114,10 @@ asio::awaitable<Response> AnthropicProvider::run(Request request, EventSink sink
     }
     const std::string type = http::find_header(body->headers(), "content-type").value_or("");
     if (stream && type.find("text/event-stream") != std::string::npos) {
-      response = co_await read_stream(*body, sink, start);
+      response = co_await read_stream(*body, sink, start, anthropic_output_tool(request.options));
     } else {
       std::string text = co_await body->read_all(client_->options().max_response_bytes);
-      response = decode_anthropic_response(text, settings_.name);
+      response = decode_anthropic_response(text, settings_.name, anthropic_output_tool(request.options));
       if (sink) {
         response.timings.time_to_first_token = since(start);
         emit_whole_response(response, sink);
@@ -132,8 +133,9 @@ asio::awaitable<Response> AnthropicProvider::run(Request request, EventSink sink
 }
 
 asio::awaitable<Response> AnthropicProvider::read_stream(http::ResponseStream& body,
-                                                         EventSink& sink, Clock::time_point start) {
-  AnthropicStreamAssembler assembler(settings_.name);
+                                                         EventSink& sink, Clock::time_point start,
+                                                         std::string output_tool) {
+  AnthropicStreamAssembler assembler(settings_.name, std::move(output_tool));
   http::SseDecoder decoder;
   std::vector<http::SseEvent> events;
   try {

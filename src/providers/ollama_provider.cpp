@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "api/operation.hpp"
+#include "api/structured_output.hpp"
 #include "http/client.hpp"
 #include "http/ndjson.hpp"
 #include "providers/http_errors.hpp"
@@ -21,7 +22,7 @@ std::chrono::microseconds since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
 }
 
-class OllamaProvider final : public Provider {
+class OllamaProvider final : public Provider, public detail::NativeResponseFormat {
  public:
   OllamaProvider(Executor ex, const ProviderConfig& config) : Provider(ex), config_(config) {
     config_.base_url = ollama_base_url(config_.base_url);

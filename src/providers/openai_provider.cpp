@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api/operation.hpp"
+#include "api/structured_output.hpp"
 #include "http/client.hpp"
 #include "http/sse.hpp"
 #include "providers/http_errors.hpp"
@@ -36,7 +37,7 @@ bool parse_bool(const std::string& key, const std::string& value) {
   throw_error(e.code(), message, std::move(info));
 }
 
-class OpenAICompatProvider final : public Provider {
+class OpenAICompatProvider final : public Provider, public detail::NativeResponseFormat {
  public:
   OpenAICompatProvider(Executor ex, OpenAIDialect dialect, const ProviderConfig& config)
       : Provider(ex), dialect_(std::move(dialect)), config_(config) {

@@ -260,8 +260,7 @@ TEST_F(AnthropicTest, DefaultsToolChoicesAndUnsupportedOptions) {
   for (auto set : std::vector<std::function<void(GenerateOptions&)>>{
            [](GenerateOptions& o) { o.seed = 1; },
            [](GenerateOptions& o) { o.min_p = 0.1; },
-           [](GenerateOptions& o) { o.presence_penalty = 0.1; },
-           [](GenerateOptions& o) { o.response_format.kind = ResponseFormat::Kind::json_object; }}) {
+           [](GenerateOptions& o) { o.presence_penalty = 0.1; }}) {
     Request bad = request();
     set(bad.options);
     EXPECT_THROW(encode(bad), InvalidArgumentError);
