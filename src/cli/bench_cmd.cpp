@@ -43,6 +43,7 @@ struct BenchClientArgs {
   std::string prompt = "Write a short story about request number {}.";
   double timeout_s = 0;
   std::vector<std::string> provider_options;
+  std::string extra_body;
   CLI::Option* max_tokens_opt = nullptr;
 };
 
@@ -279,6 +280,7 @@ std::vector<Request> make_requests(const BenchClientArgs& a) {
     requests[i].model = a.model;
     requests[i].messages.push_back(Message::user(std::move(text)));
     if (a.max_tokens_opt->count()) requests[i].options.max_output_tokens = a.max_tokens;
+    requests[i].options.extra_body = a.extra_body;
   }
   return requests;
 }
@@ -339,6 +341,9 @@ void add_bench_client(CLI::App& bench) {
   args->max_tokens_opt = cmd->add_option("--max-tokens", args->max_tokens, "Maximum output tokens per request")
                              ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
   cmd->add_option("--prompt", args->prompt, "Prompt; {} becomes the request number");
+  cmd->add_option("--extra-body", args->extra_body,
+                  "JSON object merged into each request (provider-specific; local: "
+                  "{\"raw\":true,\"ignore_eos\":true} for fixed-length runs)");
   cmd->add_option("--timeout", args->timeout_s, "Total timeout per request, seconds (0: none)");
   cmd->add_option("-o,--provider-option", args->provider_options, "Provider-specific setting KEY=VALUE")
       ->allow_extra_args(false);

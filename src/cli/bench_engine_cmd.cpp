@@ -1,12 +1,15 @@
 // `llmux bench engine --model FILE.gguf [--threads N] [--prompt-tokens 512] [--gen-tokens 128]
 // [--concurrency 1,2,4,8,16] [--json]` (DESIGN.md, "Command-line contract"): prompt processing
 // and generation speed of the in-process engine, the machine's memory read bandwidth and the
-// decode roofline (bandwidth / weight bytes read per token), and aggregate generation speed with
-// several sequences decoded together in each forward pass.
+// decode roofline (bandwidth / weight bytes read per token), and, per --concurrency level, that
+// many requests submitted at once to the continuous-batching scheduler the local provider uses:
+// aggregate generation speed, time to first token and inter-token latency percentiles.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <span>
 #include <random>
 #include <sstream>
 #include <string>
@@ -19,7 +22,9 @@
 #include "cli/commands.hpp"
 #include "core/json_codec.hpp"
 #include "engine/kernels/membw.hpp"
+#include "engine/kv_cache/paged_kv_cache.hpp"
 #include "engine/model/model.hpp"
+#include "engine/scheduler/scheduler.hpp"
 
 namespace llmux::cli {
 namespace {
@@ -86,30 +91,79 @@ void prefill(em::Context& ctx, int seqs, int n, std::mt19937& rng) {
 
 struct LevelResult {
   int c;
-  double tg_tok_s, ttft_ms_p50, itl_ms_p50, itl_ms_p99;
+  double tg_tok_s, ttft_ms_p50, ttft_ms_p99, itl_ms_p50, itl_ms_p99;
 };
 
+// One benchmark request for the scheduler: a prompt of random ids, then exactly `gen` greedy
+// tokens (no end-of-generation: every level generates the same number of tokens).
+class BenchSequence final : public engine::scheduler::SequenceClient {
+ public:
+  BenchSequence(std::vector<em::TokenId> prompt, int gen) : prompt_(std::move(prompt)), gen_(gen) {}
+  std::span<const em::TokenId> prompt() const override { return prompt_; }
+  bool cancelled() const override { return false; }
+  std::optional<em::TokenId> next(std::span<const float> logits) override {
+    times.push_back(Clock::now());
+    if (static_cast<int>(times.size()) == gen_) return std::nullopt;
+    return argmax(logits);
+  }
+  void finish(std::exception_ptr e) override { error = std::move(e); }
+
+  std::vector<Clock::time_point> times;  // when each token was chosen
+  std::exception_ptr error;
+
+ private:
+  std::vector<em::TokenId> prompt_;
+  int gen_;
+};
+
+// c requests submitted at once to a continuous-batching scheduler (as the local provider runs
+// them): aggregate generation speed once every sequence decodes, time to first token,
+// inter-token latency.
 LevelResult run_level(const std::shared_ptr<const em::Model>& model, const BenchEngineArgs& a,
                       int threads, int c, std::mt19937& rng) {
-  em::Context ctx(model, {.n_threads = threads, .n_ctx = a.prompt_tokens + a.gen_tokens + 1});
-  const auto t0 = Clock::now();
-  prefill(ctx, c, a.prompt_tokens, rng);
-  const double ttft_ms = seconds_since(t0) * 1e3;  // every sequence's first token follows this
-  std::vector<em::TokenId> last(static_cast<std::size_t>(c), 1);
-  std::vector<double> steps;
-  const auto d0 = Clock::now();
-  for (int g = 0; g < a.gen_tokens; ++g) {
-    std::vector<em::BatchToken> batch;
-    for (int s = 0; s < c; ++s) batch.push_back({last[static_cast<std::size_t>(s)], a.prompt_tokens + g, s, true});
-    const auto s0 = Clock::now();
-    const auto logits = ctx.eval(batch);
-    const auto n_vocab = static_cast<std::size_t>(model->hparams().n_vocab);
-    for (int s = 0; s < c; ++s) last[static_cast<std::size_t>(s)] = argmax(logits.subspan(static_cast<std::size_t>(s) * n_vocab, n_vocab));
-    steps.push_back(seconds_since(s0) * 1e3);
+  const std::int64_t n_ctx = a.prompt_tokens + a.gen_tokens + 1;
+  const std::int64_t bs = 16;
+  const std::int64_t blocks = c * ((n_ctx + bs - 1) / bs) + 1;
+  const auto& hp = model->hparams();
+  auto cache = std::make_unique<engine::kv_cache::PagedKvCache>(
+      hp.n_layer, hp.k_dim(), hp.v_dim(), n_ctx, em::KvType::f16, bs, blocks);
+  auto* kv = cache.get();
+  em::Context ctx(model, {.n_threads = threads}, std::move(cache));
+  engine::scheduler::Scheduler scheduler(
+      *kv, [&](std::span<const em::BatchToken> b) { return ctx.eval(b); }, hp.n_vocab,
+      {.token_budget = 512, .max_running = c});
+  std::uniform_int_distribution<em::TokenId> id(0, static_cast<em::TokenId>(hp.n_vocab - 1));
+  std::vector<std::shared_ptr<BenchSequence>> seqs;
+  for (int i = 0; i < c; ++i) {
+    std::vector<em::TokenId> prompt(static_cast<std::size_t>(a.prompt_tokens));
+    for (auto& t : prompt) t = id(rng);
+    seqs.push_back(std::make_shared<BenchSequence>(std::move(prompt), a.gen_tokens));
   }
-  const double decode_s = seconds_since(d0);
-  return {c, static_cast<double>(c) * a.gen_tokens / decode_s, ttft_ms, percentile(steps, 0.5),
-          percentile(steps, 0.99)};
+  const auto t0 = Clock::now();
+  for (auto& s : seqs) scheduler.submit(s);
+  while (scheduler.step()) {
+  }
+  const auto t_end = Clock::now();
+  std::vector<double> ttft, itl;
+  auto all_decoding = t0;  // when the last sequence got its first token
+  for (const auto& s : seqs) {
+    if (s->error) std::rethrow_exception(s->error);
+    ttft.push_back(std::chrono::duration<double, std::milli>(s->times.front() - t0).count());
+    all_decoding = std::max(all_decoding, s->times.front());
+    for (std::size_t i = 1; i < s->times.size(); ++i) {
+      itl.push_back(std::chrono::duration<double, std::milli>(s->times[i] - s->times[i - 1]).count());
+    }
+  }
+  // Tokens chosen after every sequence was decoding, over that time.
+  std::size_t late = 0;
+  for (const auto& s : seqs) {
+    late += static_cast<std::size_t>(std::count_if(s->times.begin(), s->times.end(),
+                                                   [&](auto t) { return t > all_decoding; }));
+  }
+  const double window = std::chrono::duration<double>(t_end - all_decoding).count();
+  const double tg = window > 0 ? static_cast<double>(late) / window : 0;
+  return {c, tg, percentile(ttft, 0.5), percentile(ttft, 0.99), percentile(itl, 0.5),
+          percentile(itl, 0.99)};
 }
 
 void run_bench_engine(const BenchEngineArgs& a) {
@@ -158,8 +212,8 @@ void run_bench_engine(const BenchEngineArgs& a) {
     boost::json::array arr;
     for (const auto& r : results) {
       arr.push_back(boost::json::object{{"c", r.c}, {"tg_tok_s", r.tg_tok_s},
-                                        {"ttft_ms_p50", r.ttft_ms_p50}, {"itl_ms_p50", r.itl_ms_p50},
-                                        {"itl_ms_p99", r.itl_ms_p99}});
+                                        {"ttft_ms_p50", r.ttft_ms_p50}, {"ttft_ms_p99", r.ttft_ms_p99},
+                                        {"itl_ms_p50", r.itl_ms_p50}, {"itl_ms_p99", r.itl_ms_p99}});
     }
     o["concurrency"] = std::move(arr);
     const std::string line = json::to_text(o);
@@ -172,10 +226,13 @@ void run_bench_engine(const BenchEngineArgs& a) {
   fmt::print("memory read  {:.1f} GB/s; weights per token {:.1f} MiB; decode roofline {:.1f} tok/s "
              "(tg at {:.0f}%)\n", gbps, static_cast<double>(per_token) / (1 << 20), roofline,
              100 * tg / roofline);
-  if (!results.empty()) fmt::print("{:>4} {:>12} {:>12} {:>10} {:>10}\n", "c", "tg tok/s", "ttft p50 ms", "itl p50", "itl p99");
+  if (!results.empty()) {
+    fmt::print("{:>4} {:>10} {:>13} {:>13} {:>12} {:>12}\n", "c", "tg tok/s", "ttft p50 ms",
+               "ttft p99 ms", "itl p50 ms", "itl p99 ms");
+  }
   for (const auto& r : results) {
-    fmt::print("{:>4} {:>12.1f} {:>12.1f} {:>10.1f} {:>10.1f}\n", r.c, r.tg_tok_s, r.ttft_ms_p50,
-               r.itl_ms_p50, r.itl_ms_p99);
+    fmt::print("{:>4} {:>10.1f} {:>13.1f} {:>13.1f} {:>12.1f} {:>12.1f}\n", r.c, r.tg_tok_s,
+               r.ttft_ms_p50, r.ttft_ms_p99, r.itl_ms_p50, r.itl_ms_p99);
   }
 }
 

@@ -80,13 +80,17 @@ LocalOptions parse_local_options(std::string_view extra_body_json) {
     } else if (key == "repeat_last_n") {
       if (!value.is_int64()) bad();
       out.repeat_last_n = static_cast<int>(value.as_int64());
+    } else if (key == "ignore_eos") {
+      if (!value.is_bool()) bad();
+      out.ignore_eos = value.as_bool();
     } else if (key == "chat_template_kwargs") {
       if (!value.is_object()) bad();
       out.template_variables = boost::json::serialize(value);
     } else {
       throw_error(errc::invalid_argument,
                   fmt::format("local provider: unknown extra_body member '{}' (known: raw, "
-                              "repeat_penalty, repeat_last_n, chat_template_kwargs)", key));
+                              "repeat_penalty, repeat_last_n, chat_template_kwargs, ignore_eos)",
+                              key));
     }
   }
   return out;

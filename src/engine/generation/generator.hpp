@@ -46,9 +46,11 @@ struct LocalOptions {
   std::optional<float> repeat_penalty;
   std::optional<int> repeat_last_n;
   std::optional<std::string> template_variables;  // JSON object, e.g. {"enable_thinking":false}
+  bool ignore_eos = false;  // end-of-generation tokens are never sampled (benchmarks)
 };
 // Parses {"raw": bool, "repeat_penalty": number, "repeat_last_n": int,
-// "chat_template_kwargs": {...}}; other members are an error (errc::invalid_argument).
+// "chat_template_kwargs": {...}, "ignore_eos": bool}; other members are an error
+// (errc::invalid_argument).
 LocalOptions parse_local_options(std::string_view extra_body_json);
 
 // The prompt tokens of a request (exposed for tests and `llmux tokenize`-like tools).
