@@ -88,6 +88,14 @@ class Compiler {
  public:
   Compiler(const bj::value& root, SchemaOptions options) : root_(root) {
     out_.options = options;
+    // A root "$schema" naming a draft decides the rules: drafts 4-7 ("…/draft-07/schema#") use
+    // draft 7's, 2019-09 and 2020-12 ("…/draft/2020-12/schema") 2020-12's.
+    const bj::value* dialect = root.is_object() ? root.get_object().if_contains("$schema") : nullptr;
+    if (dialect && dialect->is_string()) {
+      const std::string_view uri = dialect->get_string();
+      if (uri.find("/draft-0") != std::string_view::npos) out_.options.draft = Draft::draft7;
+      if (uri.find("/draft/20") != std::string_view::npos) out_.options.draft = Draft::draft2020_12;
+    }
   }
 
   detail::CompiledSchema run() {

@@ -42,6 +42,8 @@ namespace llmux::schema {
 enum class Draft { draft7, draft2020_12 };
 
 struct SchemaOptions {
+  // The rules when the root's "$schema" names no draft (one naming draft 4-7 selects draft 7's
+  // rules, one naming 2019-09 or 2020-12 selects 2020-12's).
   Draft draft = Draft::draft2020_12;
   // Deepest nesting of schema applications during validation (each property, item, $ref or
   // applicator level counts one).

@@ -46,6 +46,15 @@ TEST(JsonSchema, DefsRefWithSiblingsIn2020ButNotDraft7) {
   EXPECT_FALSE(valid(s, "1"));
 }
 
+TEST(JsonSchema, DollarSchemaSelectsTheDraft) {
+  const char* d7 = R"({"$schema":"http://json-schema.org/draft-07/schema#",
+      "definitions":{"s":{"type":"string"}},"$ref":"#/definitions/s","maxLength":2})";
+  EXPECT_TRUE(valid(d7, R"("abc")"));  // draft 7 rules although 2020-12 is the default
+  const char* d2020 = R"({"$schema":"https://json-schema.org/draft/2020-12/schema",
+      "$defs":{"s":{"type":"string"}},"$ref":"#/$defs/s","maxLength":2})";
+  EXPECT_FALSE(valid(d2020, R"("abc")", Draft::draft7));
+}
+
 TEST(JsonSchema, RecursiveTreeThroughDefs) {
   const char* s = R"({"$ref":"#/$defs/node","$defs":{"node":{"type":"object",
       "properties":{"value":{"type":"integer"},"children":{"type":"array","items":{"$ref":"#/$defs/node"}}},
