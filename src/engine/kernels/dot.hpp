@@ -51,6 +51,18 @@ DotFn dot_function_scalar(WeightType type) noexcept;
 DotFn dot_function_avx2(WeightType type) noexcept;
 bool cpu_has_avx2() noexcept;
 
+// A register tile: y[j * y_stride + i] = dot(row i, token j) for i < rows, j < tokens, where
+// row i starts at w + i * row_bytes and token j's quantized activations at act + j * act_stride.
+// Bit-identical to the type's dot_function for every pair.
+using TileFn = void (*)(const std::byte* w, std::size_t row_bytes, const std::byte* act,
+                        std::size_t act_stride, std::int64_t n, float* y,
+                        std::int64_t y_stride) noexcept;
+inline constexpr int kTileRows = 2;
+inline constexpr int kTileTokens = 4;
+// The tile of rows x tokens (1..kTileRows, 1..kTileTokens) for the type, or null when there
+// is none (no AVX2, or a type without a tiled kernel: use dot_function).
+TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
+
 // y[i] += a * x[i] for n values of x stored as f32 or f16 (the attention's weighted sum of V).
 using AxpyFn = void (*)(float a, const std::byte* x, float* y, std::int64_t n) noexcept;
 AxpyFn axpy_function(WeightType type) noexcept;  // f32 or f16; AVX2 when available

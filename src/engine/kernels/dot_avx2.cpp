@@ -259,7 +259,86 @@ LLMUX_AVX2 void axpy_f16(float a, const std::byte* x, float* y, std::int64_t n) 
   for (; i < n; ++i) y[i] += a * load_half(x + 2 * i);
 }
 
+// Register-tiled products of R weight rows with T tokens' activations for the signed
+// 32-weight formats (Q8_0, Q4_0, Q5_0): each block's weights are decoded once for T tokens
+// and each activation block is loaded once for R rows. Every (row, token) accumulator sees
+// exactly the operations of the single dot above, in the same order, so results are
+// bit-identical to it whatever the tiling.
+struct FormatQ8_0 {
+  static constexpr int kBytes = 34;
+  LLMUX_AVX2 static __m256i load(const std::byte* w) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
+  }
+};
+template <int Bits>
+struct FormatQn0 {
+  static constexpr int kBytes = 2 + (Bits == 5 ? 4 : 0) + 16;
+  LLMUX_AVX2 static __m256i load(const std::byte* w) {
+    __m256i q = unpack_nibbles_32(w + kBytes - 16);
+    if constexpr (Bits == 5) {
+      std::uint32_t qh;
+      std::memcpy(&qh, w + 2, 4);
+      q = _mm256_or_si256(q, fifth_bits(qh));
+    }
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(static_cast<char>(1 << (Bits - 1))));
+  }
+};
+
+template <class Fmt, int R, int T>
+LLMUX_AVX2 void tile_q(const std::byte* w, std::size_t row_bytes, const std::byte* act,
+                       std::size_t act_stride, std::int64_t n, float* y,
+                       std::int64_t y_stride) noexcept {
+  __m256 acc[R][T];
+  for (int i = 0; i < R; ++i) {
+    for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+  }
+  for (std::int64_t b = 0; b < n / 32; ++b) {
+    __m256i q[R], aq[R];
+    __m256 d[R];
+    for (int i = 0; i < R; ++i) {
+      const std::byte* wb = w + static_cast<std::size_t>(i) * row_bytes +
+                            static_cast<std::size_t>(b) * Fmt::kBytes;
+      q[i] = Fmt::load(wb);
+      aq[i] = _mm256_sign_epi8(q[i], q[i]);
+      d[i] = _mm256_set1_ps(load_half(wb));
+    }
+    for (int j = 0; j < T; ++j) {
+      const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q));
+      const __m256 ad = _mm256_set1_ps(a.d);
+      for (int i = 0; i < R; ++i) {
+        // Each lane's d[i] * a.d is the float product the single dot broadcasts.
+        const __m256i s = dot_u8_s8(aq[i], _mm256_sign_epi8(v, q[i]));
+        acc[i][j] = _mm256_fmadd_ps(_mm256_mul_ps(d[i], ad), _mm256_cvtepi32_ps(s), acc[i][j]);
+      }
+    }
+  }
+  for (int i = 0; i < R; ++i) {
+    for (int j = 0; j < T; ++j) y[j * y_stride + i] = hsum_ps(acc[i][j]);
+  }
+}
+
+template <class Fmt>
+TileFn tile_of(int r, int t) noexcept {
+  static constexpr TileFn table[2][4] = {
+      {tile_q<Fmt, 1, 1>, tile_q<Fmt, 1, 2>, tile_q<Fmt, 1, 3>, tile_q<Fmt, 1, 4>},
+      {tile_q<Fmt, 2, 1>, tile_q<Fmt, 2, 2>, tile_q<Fmt, 2, 3>, tile_q<Fmt, 2, 4>}};
+  return table[r - 1][t - 1];
+}
+
 }  // namespace
+
+TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
+  if (!cpu_has_avx2() || rows < 1 || rows > kTileRows || tokens < 1 || tokens > kTileTokens) {
+    return nullptr;
+  }
+  switch (type) {
+    case WeightType::q8_0: return tile_of<FormatQ8_0>(rows, tokens);
+    case WeightType::q4_0: return tile_of<FormatQn0<4>>(rows, tokens);
+    case WeightType::q5_0: return tile_of<FormatQn0<5>>(rows, tokens);
+    default: return nullptr;
+  }
+}
 
 AxpyFn axpy_function(WeightType type) noexcept {
   if (cpu_has_avx2()) return type == WeightType::f16 ? axpy_f16 : axpy_f32;
@@ -298,6 +377,7 @@ namespace llmux::engine::kernels {
 bool cpu_has_avx2() noexcept { return false; }
 AxpyFn axpy_function(WeightType type) noexcept { return axpy_function_scalar(type); }
 DotFn dot_function_avx2(WeightType) noexcept { return nullptr; }
+TileFn tile_function(WeightType, int, int) noexcept { return nullptr; }
 }  // namespace llmux::engine::kernels
 
 #endif

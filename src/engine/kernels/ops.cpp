@@ -52,6 +52,29 @@ void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t
   constexpr std::int64_t kRowsPerTask = 16;
   constexpr std::int64_t kTokensPerTile = 32;
   const std::int64_t n_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+  if (quantize && n_tokens > 1 && tile_function(w.type, kTileRows, kTileTokens)) {
+    // Register tiles of kTileRows rows x kTileTokens tokens (bit-identical to the dots).
+    TileFn tiles[kTileRows][kTileTokens];
+    for (int i = 0; i < kTileRows; ++i) {
+      for (int j = 0; j < kTileTokens; ++j) tiles[i][j] = tile_function(w.type, i + 1, j + 1);
+    }
+    pool.parallel_for(n_tasks, [&](std::int64_t task, int) {
+      const std::int64_t r_end = std::min(w.rows, (task + 1) * kRowsPerTask);
+      for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
+        const std::int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
+        for (std::int64_t r = task * kRowsPerTask; r < r_end; r += kTileRows) {
+          const int nr = static_cast<int>(std::min<std::int64_t>(kTileRows, r_end - r));
+          for (std::int64_t t = t0; t < t1; t += kTileTokens) {
+            const int nt = static_cast<int>(std::min<std::int64_t>(kTileTokens, t1 - t));
+            tiles[nr - 1][nt - 1](w.row(r), w.row_bytes,
+                                          scratch.act.data() + act_stride * static_cast<std::size_t>(t),
+                                          act_stride, w.cols, y + t * y_stride + r, y_stride);
+          }
+        }
+      }
+    });
+    return;
+  }
   pool.parallel_for(n_tasks, [&](std::int64_t task, int worker) {
     float* row = dequant_rows ? scratch.rows.data() + static_cast<std::size_t>(worker) *
                                                           static_cast<std::size_t>(w.cols)

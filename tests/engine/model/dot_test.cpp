@@ -112,11 +112,54 @@ TEST(Dot, IntegerPathsApproximateFloatArithmetic) {
   }
 }
 
+TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  std::mt19937 rng(29);
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0}) {
+    for (std::int64_t blocks : {1, 3, 7, 28}) {
+      const std::int64_t n = 32 * blocks;
+      const std::size_t rb = k::row_bytes(type, n);
+      std::vector<std::byte> w;
+      for (int r = 0; r < k::kTileRows; ++r) {
+        const auto row = random_row(type, n, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      const std::size_t as = static_cast<std::size_t>(blocks) * sizeof(k::ActQ8);
+      std::vector<std::byte> act(as * k::kTileTokens);
+      for (int t = 0; t < k::kTileTokens; ++t) {
+        const auto x = random_floats(n, rng);
+        k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
+      }
+      for (int r = 1; r <= k::kTileRows; ++r) {
+        for (int t = 1; t <= k::kTileTokens; ++t) {
+          const k::TileFn tile = k::tile_function(type, r, t);
+          ASSERT_NE(tile, nullptr) << name_of(type);
+          std::vector<float> y(static_cast<std::size_t>(k::kTileTokens * k::kTileRows), -1.0f);
+          tile(w.data(), rb, act.data(), as, n, y.data(), k::kTileRows);
+          for (int i = 0; i < k::kTileRows; ++i) {
+            for (int j = 0; j < k::kTileTokens; ++j) {
+              const float got = y[static_cast<std::size_t>(j * k::kTileRows + i)];
+              if (i >= r || j >= t) {
+                EXPECT_EQ(got, -1.0f) << "written outside the tile";
+                continue;
+              }
+              const float want = k::dot_function(type)(w.data() + i * rb, act.data() + j * as, n);
+              EXPECT_EQ(got, want) << name_of(type) << " n=" << n << " tile " << r << "x" << t;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(k::tile_function(WeightType::q4_k, 1, 1), nullptr);
+  EXPECT_EQ(k::tile_function(WeightType::q8_0, k::kTileRows + 1, 1), nullptr);
+}
+
 TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
   std::mt19937 rng(23);
   k::ThreadPool pool(2);
   for (WeightType type : {WeightType::q8_0, WeightType::q4_k, WeightType::q6_k, WeightType::q5_0,
-                          WeightType::f16}) {
+                          WeightType::q4_0, WeightType::f16}) {
     const std::int64_t cols = 512, rows = 37;
     std::vector<std::byte> data;
     for (std::int64_t r = 0; r < rows; ++r) {
