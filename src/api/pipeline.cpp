@@ -254,7 +254,9 @@ asio::awaitable<Response> retry_loop(std::shared_ptr<RequestRun> run, AttemptFn 
                           admission.probe, now);
     const std::function<double()> random = [&res] { return res.random(); };
     RetryDecision d = decide_retry(res.retry(), error, run->attempts, now, random);
-    if (run->delivered || co_await cancellation_requested()) d.retry = false;
+    // (g++ 12 mis-evaluates a co_await inside `||`: keep it a statement of its own.)
+    const bool cancel_asked = co_await cancellation_requested();
+    if (run->delivered || cancel_asked) d.retry = false;
     if (!d.retry) fail(*run, error);
     run->notify_retry(error, d);
     boost::system::error_code ec;
