@@ -157,6 +157,27 @@ TEST(BatchingWorker, CancellingRunningAndQueuedRequestsFreesTheirBlocks) {
   EXPECT_EQ(stats.running + stats.waiting, 0);
 }
 
+TEST(BatchingWorker, AThousandQueuedRequestsCompleteWithNothingLeft) {
+  auto model = gen::LoadedModel::load(model_path("llama-f16.gguf"));
+  // A cache of 8 blocks of 16 for up to 64 sequences: most requests wait for blocks.
+  gen::Worker w(model, {.n_threads = 1, .n_ctx = 96}, {.kv_size = 128, .block_size = 16});
+  std::vector<Submitted> all;
+  for (int i = 0; i < 1000; ++i) {
+    all.push_back(submit(w, raw_request(fmt::format("q{} {}", i, std::string(i % 13, 'z')),
+                                        1 + i % 3)));
+  }
+  std::int64_t tokens = 0;
+  for (auto& s : all) {
+    const Response r = wait(s);
+    EXPECT_GE(r.usage.output_tokens, 0);
+    tokens += r.usage.output_tokens;
+  }
+  EXPECT_GT(tokens, 1000);
+  const auto stats = settled(w);
+  EXPECT_EQ(stats.kv_blocks_used, 0);
+  EXPECT_EQ(stats.running + stats.waiting, 0);
+}
+
 TEST(BatchingWorker, APromptLongerThanTheContextIsRejectedAtSubmit) {
   auto model = gen::LoadedModel::load(model_path("llama-f16.gguf"));
   gen::Worker w(model, {.n_threads = 1, .n_ctx = 32});

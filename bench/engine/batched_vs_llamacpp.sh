@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Concurrent sequences on one local model: llmux's continuous-batching scheduler against
+# llama.cpp's llama-batched-bench, same GGUF file, same threads, in one run; then the same
+# requests through llmux's public async API, one after another and all at once.
+#
+#   bench/engine/batched_vs_llamacpp.sh LLAMA_CPP_BIN_DIR MODEL.gguf
+#     LLAMA_CPP_BIN_DIR: a llama.cpp build's bin/ folder with llama-batched-bench (built outside
+#     this repository; nothing of llama.cpp is part of llmux).
+#   LLMUX (default build/src/llmux), THREADS (2), NPP (64), NTG (32), NPL (1,2,4,8,16),
+#   API_N (16 requests), API_PROMPT_WORDS (a ~32-token prompt), API_TG (128).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin=${1:?usage: batched_vs_llamacpp.sh LLAMA_CPP_BIN_DIR MODEL.gguf}
+model=${2:?usage: batched_vs_llamacpp.sh LLAMA_CPP_BIN_DIR MODEL.gguf}
+llmux=${LLMUX:-build/src/llmux}
+threads=${THREADS:-2}
+npp=${NPP:-64}
+ntg=${NTG:-32}
+npl=${NPL:-1,2,4,8,16}
+api_n=${API_N:-16}
+api_tg=${API_TG:-128}
+[ -x "$bin/llama-batched-bench" ] || { echo "no llama-batched-bench in $bin" >&2; exit 2; }
+[ -x "$llmux" ] || { echo "no llmux at $llmux (build it first)" >&2; exit 2; }
+max_pl=$(tr ',' '\n' <<<"$npl" | sort -n | tail -1)
+ctx=$(( max_pl * (npp + ntg) + 64 ))
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+ours=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$npp" \
+       --gen-tokens "$ntg" --concurrency "$npl" --json)
+theirs=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c "$ctx" -b 2048 -ub 512 \
+         -npp "$npp" -ntg "$ntg" -npl "$npl" --output-format jsonl 2>/dev/null | grep '^{')
+python3 - "$ours" "$theirs" "$npp" "$ntg" <<'PY'
+import json, sys
+ours = json.loads(sys.argv[1])
+theirs = [json.loads(l) for l in sys.argv[2].splitlines() if l.strip()]
+print(f"prompt {sys.argv[3]} / generation {sys.argv[4]} tokens per sequence; aggregate generation tok/s")
+print(f'{"seqs":>4} {"llmux":>8} {"llama.cpp":>10} {"ratio":>6} {"llmux ttft p50/p99 ms":>22} {"llmux itl p50/p99 ms":>21}')
+for r in ours["concurrency"]:
+    t = next(x for x in theirs if x["pl"] == r["c"])
+    print(f'{r["c"]:>4} {r["tg_tok_s"]:>8.1f} {t["speed_tg"]:>10.1f} {r["tg_tok_s"]/t["speed_tg"]:>6.2f} '
+          f'{r["ttft_ms_p50"]:>10.0f}/{r["ttft_ms_p99"]:<10.0f} {r["itl_ms_p50"]:>10.1f}/{r["itl_ms_p99"]:<10.1f}')
+PY
+
+# The public API: API_N distinct prompts, API_TG tokens each (end-of-generation ignored), one
+# after another and all at once, against the engine's aggregate rates at 1 and API_N sequences.
+engine=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens 32 \
+         --gen-tokens "$api_tg" --concurrency "1,$api_n" --json)
+prompt="Request {} of the benchmark: summarise the history of the printing press in Europe, its inventors, its spread, and its effect on literacy."
+api=$("$llmux" bench client --provider local --model "$model" -o "threads=$threads" \
+      -o "ctx_size=$(( api_tg + 96 ))" --requests "$api_n" --concurrency "$api_n" \
+      --max-tokens "$api_tg" --prompt "$prompt" --extra-body '{"raw":true,"ignore_eos":true}' --json)
+python3 - "$engine" "$api" "$api_n" <<'PY'
+import json, sys
+engine, api, n = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+lv = {r["c"]: r["tg_tok_s"] for r in engine["concurrency"]}
+run = api["runs"][0]
+speedup = run["speedup"]
+bound = 0.8 * lv[n] / lv[1]
+print(f"async_generate: {n} requests sequential {api['sequential_s']:.1f} s vs concurrent {run['wall_s']:.1f} s: "
+      f"speedup {speedup:.2f}x; engine aggregate "
+      f"{lv[n]:.1f} tok/s at {n} vs {lv[1]:.1f} at 1 -> 0.8 x ratio = {bound:.2f} ({'met' if speedup >= bound else 'NOT met'})")
+PY
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
