@@ -289,12 +289,15 @@ LLMUX_AVX2 void tile_q(const std::byte* w, std::size_t row_bytes, const std::byt
                        std::size_t act_stride, std::int64_t n, float* y,
                        std::int64_t y_stride) noexcept {
   __m256 acc[R][T];
+#pragma GCC unroll 4
   for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 4
     for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
   }
   for (std::int64_t b = 0; b < n / 32; ++b) {
     __m256i q[R], aq[R];
     __m256 d[R];
+#pragma GCC unroll 4
     for (int i = 0; i < R; ++i) {
       const std::byte* wb = w + static_cast<std::size_t>(i) * row_bytes +
                             static_cast<std::size_t>(b) * Fmt::kBytes;
@@ -302,10 +305,12 @@ LLMUX_AVX2 void tile_q(const std::byte* w, std::size_t row_bytes, const std::byt
       aq[i] = _mm256_sign_epi8(q[i], q[i]);
       d[i] = _mm256_set1_ps(load_half(wb));
     }
+#pragma GCC unroll 4
     for (int j = 0; j < T; ++j) {
       const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q));
       const __m256 ad = _mm256_set1_ps(a.d);
+#pragma GCC unroll 4
       for (int i = 0; i < R; ++i) {
         // Each lane's d[i] * a.d is the float product the single dot broadcasts.
         const __m256i s = dot_u8_s8(aq[i], _mm256_sign_epi8(v, q[i]));
