@@ -21,7 +21,8 @@
 //
 // Untrusted input: compilation is iterative (no recursion over the schema). Validation recurses
 // once per schema level it applies; the recursion is bounded by SchemaOptions::max_depth, past
-// which validation reports a "depth" error instead of growing the stack. A cycle of references
+// which validation reports a "depth" error instead of growing the stack; its time by
+// SchemaOptions::max_steps (a "budget" error). A cycle of references
 // that applies a schema to the same instance again without descending into it (e.g.
 // {"$ref": "#"} at the root, or through allOf/anyOf/not) is rejected when compiling.
 //
@@ -48,6 +49,11 @@ struct SchemaOptions {
   // Deepest nesting of schema applications during validation (each property, item, $ref or
   // applicator level counts one).
   std::size_t max_depth = 512;
+  // Most schema applications one validate() may make (each schema level applied to each value
+  // counts one, including the trial applications of anyOf/oneOf/not/if/contains). Bounds the
+  // time of pathological schema/instance pairs (nested oneOf over deep input is exponential);
+  // reaching it makes the instance invalid with a "budget" error.
+  std::size_t max_steps = 1'000'000;
 };
 
 // One validation failure.

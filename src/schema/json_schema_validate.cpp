@@ -223,11 +223,17 @@ std::string short_text(const bj::value& v) {
   return s;
 }
 
+// Schema applications left to one validate() call, shared by its trial sub-validations.
+struct Budget {
+  std::size_t left = 0;
+  bool exhausted = false;
+};
+
 class Validator {
  public:
   Validator(const detail::CompiledSchema& schema, std::vector<ValidationError>* errors,
-            std::size_t max_errors)
-      : s_(schema), errors_(errors), max_errors_(max_errors) {}
+            std::size_t max_errors, Budget& budget)
+      : s_(schema), errors_(errors), max_errors_(max_errors), budget_(budget) {}
 
   bool validate(NodeId id, const bj::value& v);
 
@@ -247,7 +253,7 @@ class Validator {
 
   // Whether `v` is valid against node `id`, recording nothing (for anyOf, oneOf, not, if …).
   bool quietly(NodeId id, const bj::value& v) {
-    Validator q(s_, nullptr, 0);
+    Validator q(s_, nullptr, 0, budget_);
     q.depth_ = depth_;
     return q.validate(id, v);
   }
@@ -272,12 +278,18 @@ class Validator {
   const detail::CompiledSchema& s_;
   std::vector<ValidationError>* errors_;
   std::size_t max_errors_;
+  Budget& budget_;
   std::size_t depth_ = 0;
   std::string path_;
 };
 
 bool Validator::validate(NodeId id, const bj::value& v) {
   const Node& n = s_.nodes[id];
+  if (budget_.left == 0) {
+    budget_.exhausted = true;
+    return false;
+  }
+  --budget_.left;
   if (n.constant) return *n.constant || report(n, "false", "no value is allowed here (schema false)");
   if (depth_ >= s_.options.max_depth) {
     return report(n, "depth", fmt::format("validation nested deeper than {} levels", s_.options.max_depth));
@@ -537,14 +549,22 @@ bool Validator::check_applicators(const Node& n, const bj::value& v) {
 
 std::vector<ValidationError> JsonSchema::validate(const bj::value& instance, std::size_t max_errors) const {
   std::vector<ValidationError> errors;
-  Validator v(*impl_, &errors, std::max<std::size_t>(max_errors, 1));
+  Budget budget{impl_->options.max_steps};
+  Validator v(*impl_, &errors, std::max<std::size_t>(max_errors, 1), budget);
   v.validate(0, instance);
+  if (budget.exhausted) {
+    if (errors.size() >= std::max<std::size_t>(max_errors, 1)) errors.pop_back();
+    errors.push_back({"", "budget", "",
+                      fmt::format("validation stopped after {} schema applications (the schema is "
+                                  "too expensive for this instance)", impl_->options.max_steps)});
+  }
   return errors;
 }
 
 bool JsonSchema::is_valid(const bj::value& instance) const {
-  Validator v(*impl_, nullptr, 0);
-  return v.validate(0, instance);
+  Budget budget{impl_->options.max_steps};
+  Validator v(*impl_, nullptr, 0, budget);
+  return v.validate(0, instance) && !budget.exhausted;
 }
 
 }  // namespace llmux::schema

@@ -189,4 +189,22 @@ TEST(JsonSchema, DeepInputIsBoundedNotAStackOverflow) {
   EXPECT_FALSE(JsonSchema::from_text(chain, {Draft::draft2020_12, 4000}).is_valid(bj::parse("1.5")));
 }
 
+
+TEST(JsonSchema, ExponentialSchemasAreCutByTheStepBudget) {
+  // Both oneOf branches recurse into every item: 2^depth applications without a budget.
+  const char* s = R"({"oneOf":[{"items":{"$ref":"#"}},{"items":{"$ref":"#"},"minItems":0}]})";
+  std::string instance;
+  for (int i = 0; i < 60; ++i) instance += "[";
+  for (int i = 0; i < 60; ++i) instance += "]";
+  bj::parse_options opts;
+  opts.max_depth = 128;
+  const bj::value deep = bj::parse(instance, {}, opts);
+  const auto schema = JsonSchema::from_text(s, {Draft::draft2020_12, 512, 100000});
+  EXPECT_FALSE(schema.is_valid(deep));
+  const auto errors = schema.validate(deep);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors.back().keyword, "budget");
+  EXPECT_NE(errors.back().message.find("after 100000 schema applications"), std::string::npos);
+}
+
 }  // namespace
