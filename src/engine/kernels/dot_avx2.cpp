@@ -187,8 +187,11 @@ LLMUX_AVX2 float dot_q_k_affine(const std::byte* w, const void* act, std::int64_
       }
       const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q + 64 * i));
       const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q + 64 * i + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(dot_u8_s8(v0, y0), _mm256_set1_epi32(sc0)));
-      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(dot_u8_s8(v1, y1), _mm256_set1_epi32(sc1)));
+      // Pair sums (<= 2 * 31 * 128) times the 6-bit scale, summed in int32: exact.
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(v0, y0),
+                                                      _mm256_set1_epi16(static_cast<short>(sc0))));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(v1, y1),
+                                                      _mm256_set1_epi16(static_cast<short>(sc1))));
       summ += m0 * (a[b].bsums[4 * i] + a[b].bsums[4 * i + 1]) +
               m1 * (a[b].bsums[4 * i + 2] + a[b].bsums[4 * i + 3]);
     }
@@ -323,6 +326,96 @@ LLMUX_AVX2 void tile_q(const std::byte* w, std::size_t row_bytes, const std::byt
   }
 }
 
+// The same tiling for Q4_K/Q5_K: per super-block, each row's 8 sub-block scales and mins and
+// each 64-weight slice are decoded once for T tokens. The integer sums are exact and the float
+// operations per (row, token) are those of dot_q_k_affine, in the same order: bit-identical.
+template <int Bits, int R, int T>
+LLMUX_AVX2 void tile_q_k(const std::byte* w, std::size_t row_bytes, const std::byte* act,
+                         std::size_t act_stride, std::int64_t n, float* y,
+                         std::int64_t y_stride) noexcept {
+  constexpr int kBytes = Bits == 4 ? 144 : 176;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  float acc[R][T] = {};
+  for (std::int64_t b = 0; b < n / 256; ++b) {
+    const std::byte* wb[R];
+    int sc[R][8], mn[R][8];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      wb[r] = w + static_cast<std::size_t>(r) * row_bytes + static_cast<std::size_t>(b) * kBytes;
+      const auto* scales = reinterpret_cast<const std::uint8_t*>(wb[r] + 4);
+      for (int j = 0; j < 8; ++j) scale_min_k4(j, scales, sc[r][j], mn[r][j]);
+    }
+    const ActQ8K* a[T];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      a[t] = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(t) * act_stride) + b;
+    }
+    __m256i sumi[R][T];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) sumi[r][t] = _mm256_setzero_si256();
+    }
+    for (int i = 0; i < 4; ++i) {
+      __m256i v0[R], v1[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const std::byte* ql = wb[r] + (Bits == 4 ? 16 : 48);
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * i));
+        v0[r] = _mm256_and_si256(q, low4);
+        v1[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        if constexpr (Bits == 5) {
+          const __m256i one = _mm256_set1_epi8(1);
+          const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[r] + 16));
+          const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * i), one);
+          const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * i + 1), one);
+          v0[r] = _mm256_or_si256(v0[r], _mm256_slli_epi16(h0, 4));
+          v1[r] = _mm256_or_si256(v1[r], _mm256_slli_epi16(h1, 4));
+        }
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->q + 64 * i));
+        const __m256i y1 =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->q + 64 * i + 32));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(v0[r], y0),
+                                               _mm256_set1_epi16(static_cast<short>(sc[r][2 * i])));
+          const __m256i s1 = _mm256_madd_epi16(
+              _mm256_maddubs_epi16(v1[r], y1), _mm256_set1_epi16(static_cast<short>(sc[r][2 * i + 1])));
+          sumi[r][t] = _mm256_add_epi32(sumi[r][t], _mm256_add_epi32(s0, s1));
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const float d = load_half(wb[r]), dmin = load_half(wb[r] + 2);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        int summ = 0;
+        for (int i = 0; i < 4; ++i) {
+          summ += mn[r][2 * i] * (a[t]->bsums[4 * i] + a[t]->bsums[4 * i + 1]) +
+                  mn[r][2 * i + 1] * (a[t]->bsums[4 * i + 2] + a[t]->bsums[4 * i + 3]);
+        }
+        acc[r][t] += d * a[t]->d * static_cast<float>(hsum_epi32(sumi[r][t])) -
+                     dmin * a[t]->d * static_cast<float>(summ);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) y[t * y_stride + r] = acc[r][t];
+  }
+}
+
+template <int Bits>
+TileFn tile_of_k(int r, int t) noexcept {
+  static constexpr TileFn table[2][4] = {
+      {tile_q_k<Bits, 1, 1>, tile_q_k<Bits, 1, 2>, tile_q_k<Bits, 1, 3>, tile_q_k<Bits, 1, 4>},
+      {tile_q_k<Bits, 2, 1>, tile_q_k<Bits, 2, 2>, tile_q_k<Bits, 2, 3>, tile_q_k<Bits, 2, 4>}};
+  return table[r - 1][t - 1];
+}
+
 template <class Fmt>
 TileFn tile_of(int r, int t) noexcept {
   static constexpr TileFn table[2][4] = {
@@ -341,6 +434,8 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
     case WeightType::q8_0: return tile_of<FormatQ8_0>(rows, tokens);
     case WeightType::q4_0: return tile_of<FormatQn0<4>>(rows, tokens);
     case WeightType::q5_0: return tile_of<FormatQn0<5>>(rows, tokens);
+    case WeightType::q4_k: return tile_of_k<4>(rows, tokens);
+    case WeightType::q5_k: return tile_of_k<5>(rows, tokens);
     default: return nullptr;
   }
 }

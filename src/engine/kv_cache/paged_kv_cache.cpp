@@ -113,10 +113,7 @@ void PagedKvCache::release(std::int32_t id) {
 }
 
 void PagedKvCache::reserve(SeqId seq, std::int64_t n) {
-  if (n > max_positions_) {
-    throw_error(errc::context_length_exceeded,
-                fmt::format("{} tokens do not fit the context of {} tokens", n, max_positions_));
-  }
+  model::check_positions(n, max_positions_);
   auto& s = seqs_[seq];
   if (n <= s.size) return;
   const std::int64_t need = blocks_for(n) - static_cast<std::int64_t>(s.table.size());

@@ -10,11 +10,15 @@ ContiguousKvCache::ContiguousKvCache(std::int64_t n_layer, std::int64_t k_dim, s
                                      std::int64_t max_positions, KvType type)
     : n_layer_(n_layer), k_dim_(k_dim), v_dim_(v_dim), max_positions_(max_positions), type_(type) {}
 
-void ContiguousKvCache::reserve(SeqId seq, std::int64_t n) {
-  if (n > max_positions_) {
+void check_positions(std::int64_t n, std::int64_t max_positions) {
+  if (n > max_positions) {
     throw_error(errc::context_length_exceeded,
-                fmt::format("{} tokens do not fit the context of {} tokens", n, max_positions_));
+                fmt::format("{} tokens do not fit the context of {} tokens", n, max_positions));
   }
+}
+
+void ContiguousKvCache::reserve(SeqId seq, std::int64_t n) {
+  check_positions(n, max_positions_);
   auto& s = seqs_[seq];
   if (n <= s.size) return;
   s.k.resize(static_cast<std::size_t>(n_layer_));

@@ -55,6 +55,9 @@ class KvCache {
   virtual void remove(SeqId seq) = 0;
 };
 
+// Throws llmux::Error(context_length_exceeded) when n positions exceed `max_positions`.
+void check_positions(std::int64_t n, std::int64_t max_positions);
+
 // One growable buffer per sequence and layer: the simplest cache, one run per sequence.
 class ContiguousKvCache final : public KvCache {
  public:

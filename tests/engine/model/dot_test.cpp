@@ -115,20 +115,27 @@ TEST(Dot, IntegerPathsApproximateFloatArithmetic) {
 TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(29);
-  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0}) {
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q4_k,
+                          WeightType::q5_k}) {
+    const bool kquant = k::act_kind(type) == k::ActKind::q8k;
     for (std::int64_t blocks : {1, 3, 7, 28}) {
-      const std::int64_t n = 32 * blocks;
+      const std::int64_t n = (kquant ? 256 : 32) * blocks;
       const std::size_t rb = k::row_bytes(type, n);
       std::vector<std::byte> w;
       for (int r = 0; r < k::kTileRows; ++r) {
         const auto row = random_row(type, n, rng);
         w.insert(w.end(), row.begin(), row.end());
       }
-      const std::size_t as = static_cast<std::size_t>(blocks) * sizeof(k::ActQ8);
+      const std::size_t as =
+          static_cast<std::size_t>(blocks) * (kquant ? sizeof(k::ActQ8K) : sizeof(k::ActQ8));
       std::vector<std::byte> act(as * k::kTileTokens);
       for (int t = 0; t < k::kTileTokens; ++t) {
         const auto x = random_floats(n, rng);
-        k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
+        if (kquant) {
+          k::quantize_act_q8k(x.data(), reinterpret_cast<k::ActQ8K*>(act.data() + t * as), n);
+        } else {
+          k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
+        }
       }
       for (int r = 1; r <= k::kTileRows; ++r) {
         for (int t = 1; t <= k::kTileTokens; ++t) {
@@ -151,15 +158,15 @@ TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
       }
     }
   }
-  EXPECT_EQ(k::tile_function(WeightType::q4_k, 1, 1), nullptr);
+  EXPECT_EQ(k::tile_function(WeightType::q6_k, 1, 1), nullptr);
   EXPECT_EQ(k::tile_function(WeightType::q8_0, k::kTileRows + 1, 1), nullptr);
 }
 
 TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
   std::mt19937 rng(23);
   k::ThreadPool pool(2);
-  for (WeightType type : {WeightType::q8_0, WeightType::q4_k, WeightType::q6_k, WeightType::q5_0,
-                          WeightType::q4_0, WeightType::f16}) {
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_k, WeightType::q5_k, WeightType::q6_k,
+                          WeightType::q5_0, WeightType::q4_0, WeightType::f16}) {
     const std::int64_t cols = 512, rows = 37;
     std::vector<std::byte> data;
     for (std::int64_t r = 0; r < rows; ++r) {
