@@ -18,13 +18,12 @@
 #include "engine/model/model.hpp"
 #include "engine/tokenizer/detokenizer.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
+#include "local_test_support.hpp"
 
 namespace llmux {
 namespace {
 
-std::string model_path(const std::string& file) {
-  return std::string(LLMUX_TEST_DATA_DIR) + "/models/" + file;
-}
+std::string model_path(const std::string& file) { return test::fixture_model(file); }
 
 std::string prompt_text(const std::string& model, int index) {
   std::ifstream in(model_path("reference64.json"));
@@ -42,14 +41,7 @@ std::shared_ptr<Provider> make_local(Executor ex, const std::string& file,
   return create_llm("local", std::move(config), std::move(ex));
 }
 
-Request raw_request(const std::string& text, std::int64_t max_tokens) {
-  Request r;
-  r.messages = {Message::user(text)};
-  r.options.max_output_tokens = max_tokens;
-  r.options.temperature = 0;
-  r.options.extra_body = R"({"raw": true})";
-  return r;
-}
+using test::raw_request;
 
 Response without_timings(Response r) {
   r.timings = {};
@@ -226,6 +218,39 @@ TEST(LocalProvider, ConcurrentRequestsEachGetTheirOwnAnswer) {
   for (const auto& r : reqs) futures.push_back(llm->async_generate(r, asio::use_future));
   for (std::size_t i = 0; i < futures.size(); ++i) {
     EXPECT_EQ(without_timings(futures[i].get()), without_timings(alone[i])) << i;
+  }
+}
+
+TEST(LocalProvider, TwoLoadedModelsServeConcurrentStreamsFromOneRuntimeThread) {
+  // Each provider has its own scheduler; one runtime thread drives sixteen coroutines over both.
+  Runtime runtime(1);
+  auto llama = make_local(runtime.get_executor(), "llama-f16.gguf");
+  auto qwen = make_local(runtime.get_executor(), "qwen2-f16.gguf");
+  std::vector<std::pair<std::shared_ptr<Provider>, Request>> work;
+  for (int i = 0; i < 16; ++i) {
+    const bool l = i % 2 == 0;
+    work.emplace_back(l ? llama : qwen, raw_request(prompt_text(l ? "llama" : "qwen2", i % 3), 6 + i % 5));
+  }
+  std::vector<Response> alone;
+  for (auto& [p, r] : work) alone.push_back(p->generate(r));
+  std::vector<std::future<std::string>> streamed;
+  for (auto& [p, r] : work) {
+    auto provider = p;
+    auto request = r;
+    auto body = [provider, request]() -> asio::awaitable<std::string> {
+      Stream s = provider->async_stream(request);
+      std::string text;
+      for (;;) {
+        auto e = co_await s.async_next(asio::use_awaitable);
+        if (!e) break;
+        if (auto* d = std::get_if<TextDelta>(&*e)) text += d->text;
+      }
+      co_return text;
+    };
+    streamed.push_back(asio::co_spawn(runtime.get_executor(), std::move(body), asio::use_future));
+  }
+  for (std::size_t i = 0; i < streamed.size(); ++i) {
+    EXPECT_EQ(streamed[i].get(), alone[i].content) << i;
   }
 }
 

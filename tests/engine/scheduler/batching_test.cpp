@@ -14,24 +14,14 @@
 #include <llmux/error.hpp>
 
 #include "engine/generation/worker.hpp"
+#include "local_test_support.hpp"
 
 namespace llmux::test {
 namespace {
 
 namespace gen = engine::generation;
 
-std::string model_path(const std::string& file) {
-  return std::string(LLMUX_TEST_DATA_DIR) + "/models/" + file;
-}
-
-Request raw_request(const std::string& text, std::int64_t max_tokens) {
-  Request r;
-  r.messages = {Message::user(text)};
-  r.options.max_output_tokens = max_tokens;
-  r.options.temperature = 0;
-  r.options.extra_body = R"({"raw": true})";
-  return r;
-}
+std::string model_path(const std::string& file) { return fixture_model(file); }
 
 struct Submitted {
   std::shared_ptr<gen::Job> job;
