@@ -47,7 +47,7 @@ engine=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-to
          --gen-tokens "$api_tg" --concurrency "1,$api_n" --json)
 prompt="Request {} of the benchmark: summarise the history of the printing press in Europe, its inventors, its spread, and its effect on literacy."
 api=$("$llmux" bench client --provider local --model "$model" -o "threads=$threads" \
-      -o "ctx_size=$(( api_tg + 96 ))" --requests "$api_n" --concurrency "$api_n" \
+      -o "ctx_size=$(( api_tg + 96 ))" -o "kv_size=$(( api_n * (api_tg + 96) ))" --requests "$api_n" --concurrency "$api_n" \
       --max-tokens "$api_tg" --prompt "$prompt" --extra-body '{"raw":true,"ignore_eos":true}' --json)
 python3 - "$engine" "$api" "$api_n" <<'PY'
 import json, sys

@@ -19,7 +19,10 @@ Worker::Worker(std::shared_ptr<const LoadedModel> model, const model::ContextOpt
   if (bs <= 0 || bs > 4096) {
     throw_error(errc::invalid_argument, fmt::format("KV block size {} is not in 1..4096", bs));
   }
-  std::int64_t kv = worker_options.kv_size > 0 ? worker_options.kv_size : 4 * n_ctx_;
+  // Storage of a block is allocated when first used, so a generous default costs memory only
+  // while that many positions are in use (and keeps it for reuse afterwards).
+  std::int64_t kv = worker_options.kv_size > 0 ? worker_options.kv_size
+                                               : std::max<std::int64_t>(4 * n_ctx_, 16384);
   if (kv < n_ctx_ + bs) {
     throw_error(errc::invalid_argument,
                 fmt::format("KV cache of {} positions is smaller than the context ({}) plus one "

@@ -34,8 +34,9 @@ struct Job {
 };
 
 struct WorkerOptions {
-  // Positions of the shared paged KV cache, over all sequences; 0: 4 x the context size.
-  // At least the context size plus one block (one request of full length always fits).
+  // Positions of the shared paged KV cache, over all sequences; 0: the larger of 4 x the
+  // context size and 16384. At least the context size plus one block (one request of full
+  // length always fits). Blocks take memory when first used.
   std::int64_t kv_size = 0;
   std::int64_t block_size = 16;
   scheduler::SchedulerOptions scheduler;
