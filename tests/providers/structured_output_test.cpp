@@ -1,6 +1,11 @@
 // Structured output end to end: native request bodies (OpenAI-compatible, Ollama, Anthropic's
 // forced tool), the prompted path (fake provider), validation with exactly one feedback retry,
 // InvalidOutputError, streaming, and the sync and async paths giving the same results.
+#include <future>
+#include <thread>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -306,6 +311,33 @@ TEST_F(StructuredOutputTest, FakeProviderIsPromptedAndValidated) {
   }
 }
 
+
+TEST_F(StructuredOutputTest, CancellingDuringTheFeedbackRetryCancelsIt) {
+  std::atomic<int> calls{0};
+  TestServer server(server_rt.get_executor(), [&](const RecordedRequest&) {
+    if (calls++ == 0) return Transcript::response(200, openai_completion(R"({"name":"Ada"})"));
+    return Transcript{{testing::Step{testing::Step::Action::hang, std::chrono::milliseconds(0), {}}}, true};
+  });
+  auto p = openai(server);
+  asio::cancellation_signal cancel;
+  std::promise<Outcome> done;
+  p->async_generate(structured_request(),
+                    asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, Response r) {
+                      done.set_value(outcome_of([&] {
+                        if (e) std::rethrow_exception(e);
+                        return r;
+                      }));
+                    }));
+  for (int i = 0; i < 500 && server.requests().size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(server.requests().size(), 2u);  // the retry is in flight
+  cancel.emit(asio::cancellation_type::terminal);
+  auto result = done.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(result.get().error, errc::cancelled);
+  EXPECT_EQ(server.requests().size(), 2u);
+}
 
 // ---- Anthropic: a forced tool ----------------------------------------------------------------
 
