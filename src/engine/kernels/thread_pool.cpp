@@ -2,7 +2,20 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LLMUX_PAUSE() _mm_pause()
+#else
+#define LLMUX_PAUSE() std::this_thread::yield()
+#endif
+
 namespace llmux::engine::kernels {
+namespace {
+
+// About 50-100 microseconds of spinning before sleeping.
+constexpr int kSpins = 20000;
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   threads_.reserve(static_cast<std::size_t>(n_threads_ - 1));
@@ -12,31 +25,38 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   start_cv_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::run_range(int worker) {
-  const std::int64_t per = (n_ + n_threads_ - 1) / n_threads_;
-  const std::int64_t begin = std::min<std::int64_t>(n_, per * worker);
-  const std::int64_t end = std::min<std::int64_t>(n_, begin + per);
-  for (std::int64_t i = begin; i < end; ++i) (*fn_)(i, worker);
+void ThreadPool::run_tasks(int worker) {
+  const auto& fn = *fn_;
+  for (;;) {
+    const std::int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= n_) return;
+    fn(i, worker);
+  }
 }
 
 void ThreadPool::worker_loop(int worker) {
   std::uint64_t seen = 0;
   for (;;) {
-    {
+    for (int s = 0; s < kSpins && generation_.load() == seen && !stop_.load(); ++s) LLMUX_PAUSE();
+    if (generation_.load() == seen && !stop_.load()) {
       std::unique_lock lock(mutex_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      sleepers_.fetch_add(1);
+      start_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
     }
-    run_range(worker);
-    std::lock_guard lock(mutex_);
-    if (--pending_ == 0) done_cv_.notify_one();
+    if (stop_.load()) return;
+    seen = generation_.load();
+    run_tasks(worker);
+    if (pending_.fetch_sub(1) == 1 && caller_asleep_.load()) {
+      std::lock_guard lock(mutex_);  // the caller is in wait() or about to recheck under the lock
+      done_cv_.notify_one();
+    }
   }
 }
 
@@ -46,17 +66,23 @@ void ThreadPool::parallel_for(std::int64_t n, const std::function<void(std::int6
     for (std::int64_t i = 0; i < n; ++i) fn(i, 0);
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    n_ = n;
-    fn_ = &fn;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+  n_ = n;
+  fn_ = &fn;
+  next_.store(0);
+  pending_.store(n_threads_ - 1);
+  generation_.fetch_add(1);  // publishes n_, fn_ (sequentially consistent)
+  if (sleepers_.load() > 0) {
+    { std::lock_guard lock(mutex_); }  // a worker between its check and its wait has waited
+    start_cv_.notify_all();
   }
-  start_cv_.notify_all();
-  run_range(0);
-  std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  run_tasks(0);
+  for (int s = 0; s < kSpins && pending_.load() != 0; ++s) LLMUX_PAUSE();
+  if (pending_.load() != 0) {
+    std::unique_lock lock(mutex_);
+    caller_asleep_.store(true);
+    done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+    caller_asleep_.store(false);
+  }
   fn_ = nullptr;
 }
 

@@ -1,12 +1,18 @@
 // A persistent pool of compute threads for data-parallel loops.
 //
 // parallel_for(n, fn) calls fn(i, worker) for every i in [0, n) across the pool's threads and
-// the calling thread (worker 0 is the caller), and returns when all calls are done. Work is
-// split into contiguous ranges, one per thread, so which thread computes an index never changes
-// the arithmetic. Nothing is allocated per call. One parallel_for runs at a time per pool: the
-// pool belongs to one model context and is driven by one thread.
+// the calling thread (worker 0 is the caller), and returns when all calls are done. Indices are
+// handed out one at a time from a shared counter, so a thread that is slowed down (another
+// process, a page fault) does not hold the others back; which thread computes an index never
+// changes the arithmetic (fn writes disjoint outputs; per-thread scratch is indexed by worker).
+// Nothing is allocated per call. One parallel_for runs at a time per pool: the pool belongs to
+// one model context and is driven by one thread.
+//
+// Waiting: between calls, threads spin briefly (a forward pass issues hundreds of calls a few
+// microseconds apart) and then sleep on a condition variable, so an idle pool costs no CPU.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -31,16 +37,19 @@ class ThreadPool {
 
  private:
   void worker_loop(int worker);
-  void run_range(int worker);
+  void run_tasks(int worker);
 
   int n_threads_;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  std::uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::int64_t> next_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<int> sleepers_{0};     // workers waiting on start_cv_
+  std::atomic<bool> caller_asleep_{false};
+  std::atomic<bool> stop_{false};
   std::int64_t n_ = 0;
   const std::function<void(std::int64_t, int)>* fn_ = nullptr;
 };
