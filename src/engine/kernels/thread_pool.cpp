@@ -1,6 +1,7 @@
 #include "engine/kernels/thread_pool.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -12,8 +13,22 @@
 namespace llmux::engine::kernels {
 namespace {
 
-// About 50-100 microseconds of spinning before sleeping.
-constexpr int kSpins = 20000;
+// Spin for up to this long before sleeping: longer than the gaps between the calls of one
+// forward pass, far shorter than the time between requests.
+constexpr auto kSpinFor = std::chrono::microseconds(200);
+
+// Spins (with pause) until done() or kSpinFor has passed; returns done().
+template <class Done>
+bool spin_until(Done done) {
+  const auto until = std::chrono::steady_clock::now() + kSpinFor;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      LLMUX_PAUSE();
+    }
+    if (std::chrono::steady_clock::now() >= until) return done();
+  }
+}
 
 }  // namespace
 
@@ -43,8 +58,8 @@ void ThreadPool::run_tasks(int worker) {
 void ThreadPool::worker_loop(int worker) {
   std::uint64_t seen = 0;
   for (;;) {
-    for (int s = 0; s < kSpins && generation_.load() == seen && !stop_.load(); ++s) LLMUX_PAUSE();
-    if (generation_.load() == seen && !stop_.load()) {
+    const auto started = [&] { return generation_.load() != seen || stop_.load(); };
+    if (!spin_until(started)) {
       std::unique_lock lock(mutex_);
       sleepers_.fetch_add(1);
       start_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
@@ -76,8 +91,7 @@ void ThreadPool::parallel_for(std::int64_t n, const std::function<void(std::int6
     start_cv_.notify_all();
   }
   run_tasks(0);
-  for (int s = 0; s < kSpins && pending_.load() != 0; ++s) LLMUX_PAUSE();
-  if (pending_.load() != 0) {
+  if (!spin_until([&] { return pending_.load() == 0; })) {
     std::unique_lock lock(mutex_);
     caller_asleep_.store(true);
     done_cv_.wait(lock, [&] { return pending_.load() == 0; });
