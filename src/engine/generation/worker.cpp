@@ -1,6 +1,8 @@
 #include "engine/generation/worker.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -79,7 +81,16 @@ void Worker::cancel(Job& job) {
 }
 
 void Worker::loop() {
-  while (scheduler_->wait_for_work()) scheduler_->step();
+  while (scheduler_->wait_for_work()) {
+    try {
+      scheduler_->step();
+    } catch (const std::exception& e) {
+      // Not expected (the planner keeps the cache's accounting): fail what is in flight rather
+      // than the process, and go on with the next requests.
+      scheduler_->abandon(make_error(errc::server_error,
+                                     std::string("local engine step failed: ") + e.what()));
+    }
+  }
 }
 
 }  // namespace llmux::engine::generation
