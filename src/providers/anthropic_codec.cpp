@@ -9,6 +9,7 @@
 #include "core/json_codec.hpp"
 #include "providers/anthropic.hpp"
 #include "providers/http_errors.hpp"
+#include "providers/json_fields.hpp"
 #include "providers/tool_calls.hpp"
 
 namespace llmux::providers {
@@ -16,23 +17,9 @@ namespace {
 
 namespace bj = boost::json;
 
-const bj::object* object_at(const bj::object& o, std::string_view key) {
-  const bj::value* v = o.if_contains(key);
-  return v && v->is_object() ? &v->get_object() : nullptr;
-}
-
-std::string string_at(const bj::object& o, std::string_view key) {
-  const bj::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-std::optional<std::int64_t> int_at(const bj::object& o, std::string_view key) {
-  const bj::value* v = o.if_contains(key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  return std::nullopt;
-}
+using json_fields::int_at;
+using json_fields::object_at;
+using json_fields::string_at;
 
 void add_cache_control(bj::object& block, const std::optional<CacheControl>& cache) {
   if (!cache) return;

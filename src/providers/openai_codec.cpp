@@ -6,6 +6,7 @@
 
 #include "core/json_codec.hpp"
 #include "providers/http_errors.hpp"
+#include "providers/json_fields.hpp"
 #include "providers/openai_compat.hpp"
 
 namespace llmux::providers {
@@ -67,24 +68,12 @@ bj::value encode_tool_choice(const ToolChoice& c) {
   return "auto";
 }
 
-const bj::object* object_at(const bj::object& o, std::string_view key) {
-  const bj::value* v = o.if_contains(key);
-  return v && v->is_object() ? &v->get_object() : nullptr;
-}
+using json_fields::object_at;
+using json_fields::string_at;
 
-std::string string_at(const bj::object& o, std::string_view key) {
-  const bj::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
+// A count in an optional object: 0 when the object or the member is missing.
 std::int64_t int_at(const bj::object* o, std::string_view key) {
-  if (!o) return 0;
-  const bj::value* v = o->if_contains(key);
-  if (!v) return 0;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
-  return 0;
+  return o ? json_fields::int_at(*o, key).value_or(0) : 0;
 }
 
 Usage decode_usage(const bj::object& u) {
