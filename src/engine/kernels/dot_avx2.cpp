@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "engine/kernels/half.hpp"
 #include "engine/kernels/kquant_scales.hpp"
@@ -408,19 +409,34 @@ LLMUX_AVX2 void tile_q_k(const std::byte* w, std::size_t row_bytes, const std::b
   }
 }
 
+// The K-quant formats for the table below (their kernel is tile_q_k).
 template <int Bits>
-TileFn tile_of_k(int r, int t) noexcept {
-  static constexpr TileFn table[2][4] = {
-      {tile_q_k<Bits, 1, 1>, tile_q_k<Bits, 1, 2>, tile_q_k<Bits, 1, 3>, tile_q_k<Bits, 1, 4>},
-      {tile_q_k<Bits, 2, 1>, tile_q_k<Bits, 2, 2>, tile_q_k<Bits, 2, 3>, tile_q_k<Bits, 2, 4>}};
-  return table[r - 1][t - 1];
+struct FormatQK {
+  static constexpr int kBits = Bits;
+};
+
+template <class Fmt>
+struct IsKQuant : std::false_type {};
+template <int Bits>
+struct IsKQuant<FormatQK<Bits>> : std::true_type {};
+
+// One kernel per (format, rows, tokens) under one signature.
+template <class Fmt, int R, int T>
+LLMUX_AVX2 void tile(const std::byte* w, std::size_t row_bytes, const std::byte* act,
+                     std::size_t act_stride, std::int64_t n, float* y,
+                     std::int64_t y_stride) noexcept {
+  if constexpr (IsKQuant<Fmt>::value) {
+    tile_q_k<Fmt::kBits, R, T>(w, row_bytes, act, act_stride, n, y, y_stride);
+  } else {
+    tile_q<Fmt, R, T>(w, row_bytes, act, act_stride, n, y, y_stride);
+  }
 }
 
 template <class Fmt>
 TileFn tile_of(int r, int t) noexcept {
   static constexpr TileFn table[2][4] = {
-      {tile_q<Fmt, 1, 1>, tile_q<Fmt, 1, 2>, tile_q<Fmt, 1, 3>, tile_q<Fmt, 1, 4>},
-      {tile_q<Fmt, 2, 1>, tile_q<Fmt, 2, 2>, tile_q<Fmt, 2, 3>, tile_q<Fmt, 2, 4>}};
+      {tile<Fmt, 1, 1>, tile<Fmt, 1, 2>, tile<Fmt, 1, 3>, tile<Fmt, 1, 4>},
+      {tile<Fmt, 2, 1>, tile<Fmt, 2, 2>, tile<Fmt, 2, 3>, tile<Fmt, 2, 4>}};
   return table[r - 1][t - 1];
 }
 
@@ -434,8 +450,8 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
     case WeightType::q8_0: return tile_of<FormatQ8_0>(rows, tokens);
     case WeightType::q4_0: return tile_of<FormatQn0<4>>(rows, tokens);
     case WeightType::q5_0: return tile_of<FormatQn0<5>>(rows, tokens);
-    case WeightType::q4_k: return tile_of_k<4>(rows, tokens);
-    case WeightType::q5_k: return tile_of_k<5>(rows, tokens);
+    case WeightType::q4_k: return tile_of<FormatQK<4>>(rows, tokens);
+    case WeightType::q5_k: return tile_of<FormatQK<5>>(rows, tokens);
     default: return nullptr;
   }
 }
