@@ -102,6 +102,16 @@ class LocalProvider final : public Provider {
         worker_(std::make_shared<gen::Worker>(std::move(model), settings.context,
                                              settings.worker)) {}
 
+  ~LocalProvider() override {
+    // The last reference can be dropped by the compute thread itself (a finished request
+    // releases the stream state it emitted into, which may own the operation holding this
+    // provider). The worker cannot join its own thread: another thread destroys it, after the
+    // current step returns.
+    if (worker_ && worker_->on_worker_thread()) {
+      std::thread([w = std::move(worker_)]() mutable { w.reset(); }).detach();
+    }
+  }
+
   std::string_view name() const noexcept override { return "local"; }
 
  protected:

@@ -58,6 +58,9 @@ class Worker {
 
   const LoadedModel& model() const noexcept { return *model_; }
   std::int64_t n_ctx() const noexcept { return n_ctx_; }
+  // Whether the caller is the worker's compute thread (which must not destroy the Worker: a
+  // thread cannot join itself; callbacks that may release the last owner hand it elsewhere).
+  bool on_worker_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
   // For tests and benchmarks: the cache (read it only while no request runs) and counters.
   const kv_cache::PagedKvCache& cache() const noexcept { return *cache_; }
   scheduler::SchedulerStats stats() const { return scheduler_->stats(); }
