@@ -43,6 +43,19 @@ LLMUX_AVX2 inline int hsum_epi32(__m256i v) {
   return _mm_cvtsi128_si32(x);
 }
 
+// Software prefetch this far ahead of the weights being read. A single-token product streams
+// every weight once from memory with little arithmetic per byte; the hardware prefetcher alone
+// left it at about 75% of the measured read bandwidth on 2 Zen 3 cores, 2 KiB ahead brought it
+// to about 95% (a prefetch past the end of a mapping does not fault).
+constexpr std::size_t kPrefetchBytes = 2048;
+// One prefetch per cache line of a block of Bytes bytes starting at w (at least one per call).
+template <int Bytes = 1>
+LLMUX_AVX2 inline void prefetch_ahead(const std::byte* w) {
+  for (int off = 0; off < Bytes; off += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes + off, _MM_HINT_T0);
+  }
+}
+
 // Eight int32 sums of 4 products each of unsigned bytes u (<= 128 after abs) and signed s.
 LLMUX_AVX2 inline __m256i dot_u8_s8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
@@ -76,6 +89,7 @@ LLMUX_AVX2 float dot_f32(const std::byte* w, const void* x, std::int64_t n) noex
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   std::int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
+    prefetch_ahead<64>(w + 4 * i);
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
   }
@@ -89,6 +103,7 @@ LLMUX_AVX2 float dot_f16(const std::byte* w, const void* x, std::int64_t n) noex
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   std::int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
+    prefetch_ahead(w + 2 * i);
     const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
     const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i + 16)));
     acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + i), acc0);
@@ -104,6 +119,7 @@ LLMUX_AVX2 float dot_bf16(const std::byte* w, const void* x, std::int64_t n) noe
   __m256 acc = _mm256_setzero_ps();
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
+    prefetch_ahead(w + 2 * i);
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i));
     const __m256 wf = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(b + i), acc);
@@ -124,6 +140,7 @@ LLMUX_AVX2 float dot_q8_0(const std::byte* w, const void* act, std::int64_t n) n
   const auto* a = static_cast<const ActQ8*>(act);
   __m256 acc = _mm256_setzero_ps();
   for (std::int64_t b = 0; b < n / 32; ++b, w += 34) {
+    prefetch_ahead(w);
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
     const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q));
     const __m256 d = _mm256_set1_ps(load_half(w) * a[b].d);
@@ -140,6 +157,7 @@ LLMUX_AVX2 float dot_q_n(const std::byte* w, const void* act, std::int64_t n) no
   __m256 acc = _mm256_setzero_ps();
   float mins = 0;
   for (std::int64_t b = 0; b < n / 32; ++b, w += kBytes) {
+    prefetch_ahead(w);
     __m256i q = unpack_nibbles_32(w + kBytes - 16);
     if constexpr (Bits == 5) {
       std::uint32_t qh;
@@ -166,6 +184,7 @@ LLMUX_AVX2 float dot_q_k_affine(const std::byte* w, const void* act, std::int64_
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   float acc = 0;
   for (std::int64_t b = 0; b < n / 256; ++b, w += kBytes) {
+    prefetch_ahead<kBytes>(w);
     const auto* scales = reinterpret_cast<const std::uint8_t*>(w + 4);
     const std::byte* ql = w + (Bits == 4 ? 16 : 48);
     __m256i hbits = _mm256_setzero_si256();
@@ -207,6 +226,7 @@ LLMUX_AVX2 float dot_q6_k(const std::byte* w, const void* act, std::int64_t n) n
   const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
   float acc = 0;
   for (std::int64_t b = 0; b < n / 256; ++b, w += 210) {
+    prefetch_ahead<210>(w);
     const auto* sc = reinterpret_cast<const std::int8_t*>(w + 192);
     __m256i sumi = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {

@@ -32,7 +32,8 @@ bool spin_until(Done done) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)), shares_(new Share[static_cast<std::size_t>(n_threads_)]) {
   threads_.reserve(static_cast<std::size_t>(n_threads_ - 1));
   for (int w = 1; w < n_threads_; ++w) threads_.emplace_back([this, w] { worker_loop(w); });
 }
@@ -48,10 +49,14 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run_tasks(int worker) {
   const auto& fn = *fn_;
-  for (;;) {
-    const std::int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-    if (i >= n_) return;
-    fn(i, worker);
+  // Its own share first, then the others' in turn.
+  for (int k = 0; k < n_threads_; ++k) {
+    Share& share = shares_[static_cast<std::size_t>((worker + k) % n_threads_)];
+    for (;;) {
+      const std::int64_t i = share.next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= share.end) break;
+      fn(i, worker);
+    }
   }
 }
 
@@ -81,11 +86,14 @@ void ThreadPool::parallel_for(std::int64_t n, const std::function<void(std::int6
     for (std::int64_t i = 0; i < n; ++i) fn(i, 0);
     return;
   }
-  n_ = n;
   fn_ = &fn;
-  next_.store(0);
+  for (int w = 0; w < n_threads_; ++w) {
+    Share& share = shares_[static_cast<std::size_t>(w)];
+    share.next.store(n * w / n_threads_, std::memory_order_relaxed);
+    share.end = n * (w + 1) / n_threads_;
+  }
   pending_.store(n_threads_ - 1);
-  generation_.fetch_add(1);  // publishes n_, fn_ (sequentially consistent)
+  generation_.fetch_add(1);  // publishes the shares and fn_ (sequentially consistent)
   if (sleepers_.load() > 0) {
     { std::lock_guard lock(mutex_); }  // a worker between its check and its wait has waited
     start_cv_.notify_all();

@@ -3,12 +3,16 @@
 // arithmetic on the dequantized weights, and matmul's batch-size invariance.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "engine/kernels/dot.hpp"
 #include "engine/kernels/ops.hpp"
 #include "engine/kernels/quantize.hpp"
+#include "engine/kernels/thread_pool.hpp"
 
 namespace llmux::test {
 namespace {
@@ -214,6 +218,43 @@ TEST(Dot, AxpyAvx2EqualsScalar) {
       EXPECT_EQ(y1, y2) << name_of(type) << " n=" << n;
     }
   }
+}
+
+TEST(ThreadPool, EveryIndexRunsExactlyOnceForAnySizeAndPool) {
+  for (int threads : {1, 2, 3, 5}) {
+    k::ThreadPool pool(threads);
+    for (std::int64_t n : {1, 2, 3, 4, 5, 7, 16, 33, 100, 1001}) {
+      std::vector<std::atomic<int>> calls(static_cast<std::size_t>(n));
+      std::atomic<bool> bad_worker{false};
+      for (int round = 0; round < 3; ++round) {
+        pool.parallel_for(n, [&](std::int64_t i, int worker) {
+          if (worker < 0 || worker >= threads) bad_worker = true;
+          calls[static_cast<std::size_t>(i)].fetch_add(1);
+        });
+      }
+      EXPECT_FALSE(bad_worker);
+      for (std::int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(calls[static_cast<std::size_t>(i)].load(), 3) << threads << " threads, n " << n << ", i " << i;
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, OthersTakeOverTheShareOfAStalledThread) {
+  // Worker 1 stalls on its first index; the caller finishes its own share and then the rest
+  // of worker 1's, so the call takes about one stall, not half the indices times the stall.
+  k::ThreadPool pool(2);
+  constexpr std::int64_t n = 200;
+  std::atomic<int> by_caller{0};
+  std::atomic<bool> stalled{false};
+  pool.parallel_for(n, [&](std::int64_t, int worker) {
+    if (worker == 0) {
+      by_caller.fetch_add(1);
+    } else if (!stalled.exchange(true)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  EXPECT_GE(by_caller.load(), n / 2 + n / 4);
 }
 
 }  // namespace
