@@ -63,6 +63,26 @@ inline constexpr int kTileTokens = 4;
 // is none (no AVX2, or a type without a tiled kernel: use dot_function).
 TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
 
+// Packed weights: groups of kPackRows rows rearranged at load time so that one vector
+// instruction computes the same columns of all rows of the group (each weight is still read
+// once per product). Only Q8_0 has a packed form, and only where the CPU has its kernel.
+// The packed kernels are bit-identical to the type's scalar reference dot
+// (dot_function_scalar) for every (row, token), whatever the number of tokens.
+inline constexpr int kPackRows = 8;
+inline constexpr int kPackedTokens = 4;
+// Bytes of one packed group of kPackRows rows of n values, or 0 when `type` has no packed
+// kernel on this CPU.
+std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept;
+// Packs kPackRows rows (row k at rows + k * row_bytes) into packed_group_bytes(type, n) bytes.
+void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, std::int64_t n,
+               std::byte* out) noexcept;
+// y[j * y_stride + k] = dot(row k of the group, token j) for k < kPackRows, j < tokens, with
+// the tokens' quantized activations at act + j * act_stride.
+using PackedTileFn = void (*)(const std::byte* group, const std::byte* act, std::size_t act_stride,
+                              std::int64_t n, float* y, std::int64_t y_stride) noexcept;
+// The kernel for 1..kPackedTokens tokens, or null when there is none.
+PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept;
+
 // y[i] += a * x[i] for n values of x stored as f32 or f16 (the attention's weighted sum of V).
 using AxpyFn = void (*)(float a, const std::byte* x, float* y, std::int64_t n) noexcept;
 AxpyFn axpy_function(WeightType type) noexcept;  // f32 or f16; AVX2 when available

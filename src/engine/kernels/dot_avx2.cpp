@@ -460,7 +460,62 @@ TileFn tile_of(int r, int t) noexcept {
   return table[r - 1][t - 1];
 }
 
+// Packed Q8_0 (pack_rows, dot.hpp): per 32-column block, the 8 rows' half scales, then 8
+// slices of 32 bytes, slice g holding columns 4g..4g+3 of rows 0..7. One maddubs/madd on a
+// slice and 4 activation bytes broadcast to every lane yields 4 columns of all 8 rows at once,
+// lane k for row k, so the block's exact integer sums of 8 rows take 8 such steps and then one
+// conversion, with no horizontal sums; |w| and the slice are shared by T tokens. The float
+// operations per (row, token) are the scalar reference's, acc + (d_w * d_a) * sum in that order
+// without FMA, so the results are bit-identical to dot_function_scalar(q8_0).
+constexpr std::size_t kPackedQ8Block = 16 + 256;
+
+template <int T>
+LLMUX_AVX2 void packed_tile_q8_0(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  __m256 acc[T];
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedQ8Block) {
+    prefetch_ahead<kPackedQ8Block>(g);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    __m256i sum[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16 + 32 * s));
+      const __m256i aw = _mm256_sign_epi8(w, w);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; ++j) {
+        const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+        std::int32_t four;
+        std::memcpy(&four, a.q + 4 * s, 4);
+        const __m256i v = _mm256_sign_epi8(_mm256_set1_epi32(four), w);
+        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, v), ones));
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.d));
+      acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum[j])));
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+}
+
 }  // namespace
+
+PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
+  if (!cpu_has_avx2() || type != WeightType::q8_0 || tokens < 1 || tokens > kPackedTokens) {
+    return nullptr;
+  }
+  static constexpr PackedTileFn table[4] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>,
+                                            packed_tile_q8_0<3>, packed_tile_q8_0<4>};
+  return table[tokens - 1];
+}
 
 TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
   if (!cpu_has_avx2() || rows < 1 || rows > kTileRows || tokens < 1 || tokens > kTileTokens) {
@@ -514,6 +569,7 @@ bool cpu_has_avx2() noexcept { return false; }
 AxpyFn axpy_function(WeightType type) noexcept { return axpy_function_scalar(type); }
 DotFn dot_function_avx2(WeightType) noexcept { return nullptr; }
 TileFn tile_function(WeightType, int, int) noexcept { return nullptr; }
+PackedTileFn packed_tile_function(WeightType, int) noexcept { return nullptr; }
 }  // namespace llmux::engine::kernels
 
 #endif

@@ -215,4 +215,22 @@ DotFn dot_function(WeightType type) noexcept {
   return dot_function_scalar(type);
 }
 
+std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
+  if (!packed_tile_function(type, 1)) return 0;
+  return static_cast<std::size_t>(n / 32) * (16 + 256);  // Q8_0: scales, then 8 slices
+}
+
+void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, std::int64_t n,
+               std::byte* out) noexcept {
+  if (type != WeightType::q8_0) return;
+  for (std::int64_t b = 0; b < n / 32; ++b, out += 16 + 256) {
+    for (int k = 0; k < kPackRows; ++k) {
+      const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
+                               static_cast<std::size_t>(b) * 34;
+      std::memcpy(out + 2 * k, block, 2);
+      for (int s = 0; s < 8; ++s) std::memcpy(out + 16 + 32 * s + 4 * k, block + 2 + 4 * s, 4);
+    }
+  }
+}
+
 }  // namespace llmux::engine::kernels

@@ -4,6 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
+#include <utility>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace llmux::engine::kernels {
 
@@ -17,6 +23,50 @@ float dot(const float* a, const float* b, std::int64_t n) noexcept {
   float tail = 0;
   for (; i < n; ++i) tail += a[i] * b[i];
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+PackedBuffer::PackedBuffer(std::size_t bytes) : size_(bytes) {
+  if (bytes == 0) return;
+#if defined(__linux__)
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: fine if the system declines
+  data_ = static_cast<std::byte*>(p);
+#else
+  data_ = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
+#endif
+}
+
+PackedBuffer& PackedBuffer::operator=(PackedBuffer&& o) noexcept {
+  if (this != &o) {
+    this->~PackedBuffer();
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+  }
+  return *this;
+}
+
+PackedBuffer::~PackedBuffer() {
+  if (!data_) return;
+#if defined(__linux__)
+  ::munmap(data_, size_);
+#else
+  ::operator delete(data_, std::align_val_t{64});
+#endif
+  data_ = nullptr;
+}
+
+PackedBuffer pack_matrix(Matrix& w) {
+  const std::size_t group = packed_group_bytes(w.type, w.cols);
+  const std::int64_t groups = w.rows / kPackRows;
+  if (group == 0 || groups == 0) return {};
+  PackedBuffer buffer(group * static_cast<std::size_t>(groups));
+  for (std::int64_t g = 0; g < groups; ++g) {
+    pack_rows(w.type, w.row(g * kPackRows), w.row_bytes, w.cols,
+              buffer.data() + group * static_cast<std::size_t>(g));
+  }
+  w.packed = buffer.data();
+  return buffer;
 }
 
 void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t x_stride,
@@ -50,8 +100,41 @@ void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t
   const DotFn fn = dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type);
   // Row blocks of at least 16 rows per task keep the dispatch cost small.
   constexpr std::int64_t kRowsPerTask = 16;
+  static_assert(kRowsPerTask % kPackRows == 0);
   constexpr std::int64_t kTokensPerTile = 32;
   const std::int64_t n_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+  if (quantize && w.packed) {
+    // Packed row groups (the rows past the last whole group take the dots below).
+    const std::int64_t packed_rows = w.rows / kPackRows * kPackRows;
+    const std::size_t group_bytes = packed_group_bytes(w.type, w.cols);
+    PackedTileFn kernels[kPackedTokens];
+    for (int j = 0; j < kPackedTokens; ++j) kernels[j] = packed_tile_function(w.type, j + 1);
+    pool.parallel_for(n_tasks, [&](std::int64_t task, int) {
+      const std::int64_t r_begin = task * kRowsPerTask;
+      const std::int64_t r_end = std::min(w.rows, r_begin + kRowsPerTask);
+      for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
+        const std::int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
+        for (std::int64_t r = r_begin; r < r_end;) {
+          if (r + kPackRows <= packed_rows) {
+            const std::byte* group = w.packed + group_bytes * static_cast<std::size_t>(r / kPackRows);
+            for (std::int64_t t = t0; t < t1; t += kPackedTokens) {
+              const int nt = static_cast<int>(std::min<std::int64_t>(kPackedTokens, t1 - t));
+              kernels[nt - 1](group, scratch.act.data() + act_stride * static_cast<std::size_t>(t),
+                              act_stride, w.cols, y + t * y_stride + r, y_stride);
+            }
+            r += kPackRows;
+          } else {
+            for (std::int64_t t = t0; t < t1; ++t) {
+              y[t * y_stride + r] =
+                  fn(w.row(r), scratch.act.data() + act_stride * static_cast<std::size_t>(t), w.cols);
+            }
+            ++r;
+          }
+        }
+      }
+    });
+    return;
+  }
   if (quantize && n_tokens > 1 && tile_function(w.type, kTileRows, kTileTokens)) {
     // Register tiles of kTileRows rows x kTileTokens tokens (bit-identical to the dots).
     TileFn tiles[kTileRows][kTileTokens];

@@ -22,11 +22,38 @@ struct Matrix {
   std::int64_t rows = 0;
   std::size_t row_bytes = 0;
   const std::byte* data = nullptr;
+  // The first rows / kPackRows * kPackRows rows packed (dot.hpp: pack_rows), group after group,
+  // or null. matmul's integer path reads those rows from here.
+  const std::byte* packed = nullptr;
 
   const std::byte* row(std::int64_t r) const noexcept {
     return data + static_cast<std::size_t>(r) * row_bytes;
   }
 };
+
+// Owns packed weights: anonymous memory, with transparent huge pages asked for where the
+// system has them (a decode streams every weight once per token).
+class PackedBuffer {
+ public:
+  PackedBuffer() = default;
+  explicit PackedBuffer(std::size_t bytes);
+  PackedBuffer(PackedBuffer&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr; o.size_ = 0; }
+  PackedBuffer& operator=(PackedBuffer&& o) noexcept;
+  PackedBuffer(const PackedBuffer&) = delete;
+  PackedBuffer& operator=(const PackedBuffer&) = delete;
+  ~PackedBuffer();
+  std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Packs w's row groups when its type has a packed kernel on this CPU (setting w.packed to the
+// returned buffer, which must outlive every use of w); otherwise returns an empty buffer and
+// leaves w unchanged.
+PackedBuffer pack_matrix(Matrix& w);
 
 float dot(const float* a, const float* b, std::int64_t n) noexcept;
 

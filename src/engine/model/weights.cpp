@@ -115,6 +115,15 @@ Weights Weights::load(const gguf::GgufFile& file, const HParams& hp) {
     w.layers.push_back(L);
   }
   w.owned_ = l.take_owned();
+  // Packed copies of the matrices the forward pass multiplies with (not the embedding table,
+  // which is only looked up, unless it doubles as the output projection).
+  auto pack = [&](Matrix& m) {
+    if (auto buffer = kernels::pack_matrix(m); buffer.data()) w.packed_.push_back(std::move(buffer));
+  };
+  pack(w.output);
+  for (auto& L : w.layers) {
+    for (Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) pack(*m);
+  }
   return w;
 }
 

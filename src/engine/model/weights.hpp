@@ -1,7 +1,8 @@
 // The tensors of a llama-family model, located in a GGUF file and checked against the
 // hyper-parameters: every required tensor present, every shape exact, every type supported.
 // Matrices point into the file's mapping; 1-D tensors (norms, biases, RoPE factors) are
-// converted to float32 copies owned here.
+// converted to float32 copies owned here, and so are the packed copies of the matrices whose
+// type has a packed kernel on this CPU (kernels/dot.hpp), made once at load.
 #pragma once
 
 #include <vector>
@@ -40,6 +41,7 @@ struct Weights {
 
  private:
   std::vector<std::vector<float>> owned_;
+  std::vector<kernels::PackedBuffer> packed_;
 };
 
 }  // namespace llmux::engine::model

@@ -166,6 +166,52 @@ TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
   EXPECT_EQ(k::tile_function(WeightType::q8_0, k::kTileRows + 1, 1), nullptr);
 }
 
+TEST(Dot, PackedQ8_0EqualsTheScalarReferenceExactly) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  std::mt19937 rng(31);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (std::int64_t blocks : {1, 3, 7, 28}) {
+    const std::int64_t n = 32 * blocks;
+    const std::size_t rb = k::row_bytes(WeightType::q8_0, n);
+    std::vector<std::byte> w;
+    for (int r = 0; r < k::kPackRows; ++r) {
+      auto row = random_row(WeightType::q8_0, n, rng);
+      // Hostile files may hold -128, which no quantizer writes: it must still be exact.
+      if (r == 3) row[2 + static_cast<std::size_t>(byte(rng)) % 32] = std::byte{0x80};
+      w.insert(w.end(), row.begin(), row.end());
+    }
+    std::vector<std::byte> packed(k::packed_group_bytes(WeightType::q8_0, n));
+    ASSERT_FALSE(packed.empty());
+    k::pack_rows(WeightType::q8_0, w.data(), rb, n, packed.data());
+    const std::size_t as = static_cast<std::size_t>(blocks) * sizeof(k::ActQ8);
+    std::vector<std::byte> act(as * k::kPackedTokens);
+    for (int t = 0; t < k::kPackedTokens; ++t) {
+      const auto x = random_floats(n, rng);
+      k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
+    }
+    const k::DotFn reference = k::dot_function_scalar(WeightType::q8_0);
+    for (int t = 1; t <= k::kPackedTokens; ++t) {
+      const k::PackedTileFn kernel = k::packed_tile_function(WeightType::q8_0, t);
+      ASSERT_NE(kernel, nullptr);
+      std::vector<float> y(static_cast<std::size_t>(k::kPackedTokens * k::kPackRows), -1.0f);
+      kernel(packed.data(), act.data(), as, n, y.data(), k::kPackRows);
+      for (int j = 0; j < k::kPackedTokens; ++j) {
+        for (int i = 0; i < k::kPackRows; ++i) {
+          const float got = y[static_cast<std::size_t>(j * k::kPackRows + i)];
+          if (j >= t) {
+            EXPECT_EQ(got, -1.0f) << "written past the tokens";
+            continue;
+          }
+          EXPECT_EQ(got, reference(w.data() + i * rb, act.data() + j * as, n))
+              << "n=" << n << " tokens " << t << " row " << i << " token " << j;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(k::packed_tile_function(WeightType::q4_k, 1), nullptr);
+  EXPECT_EQ(k::packed_group_bytes(WeightType::q6_k, 256), 0u);
+}
+
 TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
   std::mt19937 rng(23);
   k::ThreadPool pool(2);
@@ -177,7 +223,10 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
       const auto row = random_row(type, cols, rng);
       data.insert(data.end(), row.begin(), row.end());
     }
-    const k::Matrix m{type, cols, rows, k::row_bytes(type, cols), data.data()};
+    k::Matrix m{type, cols, rows, k::row_bytes(type, cols), data.data()};
+    // Q8_0 packed where the CPU has the kernel: 4 packed groups and 5 rows past them.
+    const k::PackedBuffer packed = k::pack_matrix(m);
+    EXPECT_EQ(m.packed != nullptr, type == WeightType::q8_0 && k::cpu_has_avx2()) << name_of(type);
     const auto x = random_floats(33 * cols, rng);
     for (bool integer : {true, false}) {
       k::MatmulScratch scratch;
@@ -185,6 +234,17 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
       for (std::int64_t t = 0; t < 33; ++t) {
         k::matmul(m, x.data() + t * cols, 1, cols, alone.data() + t * rows, rows, integer, scratch,
                   pool);
+      }
+      if (m.packed && integer) {  // packed rows: the scalar reference, exactly
+        std::vector<k::ActQ8> act(static_cast<std::size_t>(cols / 32));
+        for (std::int64_t t = 0; t < 33; ++t) {
+          k::quantize_act_q8(x.data() + t * cols, act.data(), cols);
+          for (std::int64_t r = 0; r < rows / k::kPackRows * k::kPackRows; ++r) {
+            ASSERT_EQ(alone[static_cast<std::size_t>(t * rows + r)],
+                      k::dot_function_scalar(type)(m.row(r), act.data(), cols))
+                << "token " << t << " row " << r;
+          }
+        }
       }
       for (std::int64_t batch = 1; batch <= 33; ++batch) {
         std::vector<float> y(static_cast<std::size_t>(batch * rows));
