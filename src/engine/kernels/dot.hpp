@@ -38,6 +38,10 @@ enum class ActKind { f32, q8, q8k };
 ActKind act_kind(WeightType type) noexcept;
 
 void quantize_act_q8(const float* x, ActQ8* out, std::int64_t n) noexcept;    // n % 32 == 0
+// The scalar reference of quantize_act_q8 and its AVX2 version (call only where
+// cpu_has_avx2()), which writes exactly the same blocks for finite inputs.
+void quantize_act_q8_scalar(const float* x, ActQ8* out, std::int64_t n) noexcept;
+void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n) noexcept;
 void quantize_act_q8k(const float* x, ActQ8K* out, std::int64_t n) noexcept;  // n % 256 == 0
 
 // Dot of a weight row of n values with quantized activations (act_kind(type) says which
@@ -69,7 +73,7 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
 // The packed kernels are bit-identical to the type's scalar reference dot
 // (dot_function_scalar) for every (row, token), whatever the number of tokens.
 inline constexpr int kPackRows = 8;
-inline constexpr int kPackedTokens = 4;
+inline constexpr int kPackedTokens = 2;
 // Bytes of one packed group of kPackRows rows of n values, or 0 when `type` has no packed
 // kernel on this CPU.
 std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept;

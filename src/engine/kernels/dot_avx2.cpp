@@ -508,12 +508,39 @@ LLMUX_AVX2 void packed_tile_q8_0(const std::byte* g, const std::byte* act, std::
 
 }  // namespace
 
+// The scalar reference's operations lane by lane: the maximum ignores NaN as std::max(amax, v)
+// does, the same scale and inverse, products rounded to nearest even like lrintf, and an exact
+// integer sum.
+LLMUX_AVX2 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n) noexcept {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (std::int64_t b = 0; b < n / 32; ++b, x += 32) {
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 8 * i);
+      amax = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[i]), amax);  // NaN: keeps amax
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f, id = d ? 1.0f / d : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], vid));
+    const __m256i sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), _mm256_permutevar8x32_epi32(bytes, order));
+    out[b].d = d;
+    out[b].sum = d * static_cast<float>(hsum_epi32(sum32));
+  }
+}
+
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   if (!cpu_has_avx2() || type != WeightType::q8_0 || tokens < 1 || tokens > kPackedTokens) {
     return nullptr;
   }
-  static constexpr PackedTileFn table[4] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>,
-                                            packed_tile_q8_0<3>, packed_tile_q8_0<4>};
+  static constexpr PackedTileFn table[kPackedTokens] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>};
   return table[tokens - 1];
 }
 
@@ -570,6 +597,9 @@ AxpyFn axpy_function(WeightType type) noexcept { return axpy_function_scalar(typ
 DotFn dot_function_avx2(WeightType) noexcept { return nullptr; }
 TileFn tile_function(WeightType, int, int) noexcept { return nullptr; }
 PackedTileFn packed_tile_function(WeightType, int) noexcept { return nullptr; }
+void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n) noexcept {
+  quantize_act_q8_scalar(x, out, n);
+}
 }  // namespace llmux::engine::kernels
 
 #endif

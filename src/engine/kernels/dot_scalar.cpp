@@ -164,6 +164,14 @@ ActKind act_kind(WeightType type) noexcept {
 }
 
 void quantize_act_q8(const float* x, ActQ8* out, std::int64_t n) noexcept {
+  if (cpu_has_avx2()) {
+    quantize_act_q8_avx2(x, out, n);
+  } else {
+    quantize_act_q8_scalar(x, out, n);
+  }
+}
+
+void quantize_act_q8_scalar(const float* x, ActQ8* out, std::int64_t n) noexcept {
   for (std::int64_t b = 0; b < n / 32; ++b, x += 32) {
     float amax = 0;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));

@@ -83,13 +83,18 @@ void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t
     if (scratch.act.size() < act_stride * static_cast<std::size_t>(n_tokens)) {
       scratch.act.resize(act_stride * static_cast<std::size_t>(n_tokens));
     }
-    for (std::int64_t t = 0; t < n_tokens; ++t) {
+    const auto quantize_token = [&](std::int64_t t, int) {
       std::byte* dst = scratch.act.data() + act_stride * static_cast<std::size_t>(t);
       if (kind == ActKind::q8) {
         quantize_act_q8(x + t * x_stride, reinterpret_cast<ActQ8*>(dst), w.cols);
       } else {
         quantize_act_q8k(x + t * x_stride, reinterpret_cast<ActQ8K*>(dst), w.cols);
       }
+    };
+    if (n_tokens >= 4) {
+      pool.parallel_for(n_tokens, quantize_token);
+    } else {
+      for (std::int64_t t = 0; t < n_tokens; ++t) quantize_token(t, 0);
     }
   }
   const bool dequant_rows = !quantize && !float_weights;

@@ -203,7 +203,13 @@ void Context::layer(std::span<const BatchToken> batch, std::int64_t il) {
   }
   k::matmul(L.gate, xn_.data(), n_tok, e, gate_.data(), hp.n_ff, integer_, scratch_, pool_);
   k::matmul(L.up, xn_.data(), n_tok, e, up_.data(), hp.n_ff, integer_, scratch_, pool_);
-  k::swiglu(gate_.data(), up_.data(), gate_.data(), n_tok * hp.n_ff);
+  constexpr std::int64_t kSwigluChunk = 2048;  // values per task
+  const std::int64_t n_ff_all = n_tok * hp.n_ff;
+  pool_.parallel_for((n_ff_all + kSwigluChunk - 1) / kSwigluChunk, [&](std::int64_t c, int) {
+    const std::int64_t i = c * kSwigluChunk;
+    const std::int64_t n = std::min(kSwigluChunk, n_ff_all - i);
+    k::swiglu(gate_.data() + i, up_.data() + i, gate_.data() + i, n);
+  });
   k::matmul(L.down, gate_.data(), n_tok, hp.n_ff, xn_.data(), e, integer_, scratch_, pool_);
   for (std::int64_t i = 0; i < n_tok * e; ++i) x_[i] += xn_[i];
 }

@@ -166,6 +166,29 @@ TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
   EXPECT_EQ(k::tile_function(WeightType::q8_0, k::kTileRows + 1, 1), nullptr);
 }
 
+TEST(Dot, Avx2ActivationQuantizationEqualsTheScalarReference) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  std::mt19937 rng(37);
+  for (std::int64_t blocks : {1, 2, 5, 28}) {
+    const std::int64_t n = 32 * blocks;
+    auto x = random_floats(n, rng);
+    for (std::int64_t i = 0; i < 32; ++i) x[static_cast<std::size_t>(i)] = 0.0f;  // an all-zero block
+    if (blocks > 1) {
+      x[40] = 1e30f;   // one huge value: every other value of its block rounds to 0
+      x[41] = -0.5f * 1e30f;
+      x[42] = 1.5f * 1e30f / 127.0f;  // exactly halfway cases round to even
+    }
+    std::vector<k::ActQ8> a(static_cast<std::size_t>(blocks)), b(a.size());
+    k::quantize_act_q8_scalar(x.data(), a.data(), n);
+    k::quantize_act_q8_avx2(x.data(), b.data(), n);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].d, b[i].d) << "block " << i;
+      EXPECT_EQ(a[i].sum, b[i].sum) << "block " << i;
+      for (int j = 0; j < 32; ++j) ASSERT_EQ(a[i].q[j], b[i].q[j]) << "block " << i << " value " << j;
+    }
+  }
+}
+
 TEST(Dot, PackedQ8_0EqualsTheScalarReferenceExactly) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(31);
