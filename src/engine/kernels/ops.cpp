@@ -69,26 +69,138 @@ PackedBuffer pack_matrix(Matrix& w) {
   return buffer;
 }
 
+namespace {
+
+// Row blocks of at least 16 rows per task keep the dispatch cost small.
+constexpr std::int64_t kRowsPerTask = 16;
+static_assert(kRowsPerTask % kPackRows == 0);
+// Tokens in tiles, so a tile's activations stay in cache while a task's rows pass over them
+// (each (row, token) product is the same computation whatever the tiling).
+constexpr std::int64_t kTokensPerTile = 32;
+
+// One product of a matmul_many call and how its rows are computed.
+struct Product {
+  const Matrix* w;
+  float* y;
+  std::int64_t y_stride;
+  std::int64_t first_task;  // its tasks' place in the call's task numbering
+  std::int64_t n_tasks;
+  DotFn dot;
+  TileFn tiles[kTileRows][kTileTokens];  // [0][0] null: no tiles
+  PackedTileFn packed[kPackedTokens];    // [0] null: not packed
+  std::size_t group_bytes;
+};
+
+struct Inputs {
+  const float* x;
+  std::int64_t x_stride;
+  std::int64_t n_tokens;
+  const std::byte* act;  // quantized activations, or null (float activations)
+  std::size_t act_stride;
+  float* rows;  // dequantized rows, one per worker (full precision), or null
+};
+
+void packed_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::int64_t r_end) {
+  const Matrix& w = *p.w;
+  const std::int64_t packed_end = w.rows / kPackRows * kPackRows;
+  for (std::int64_t t0 = 0; t0 < in.n_tokens; t0 += kTokensPerTile) {
+    const std::int64_t t1 = std::min(in.n_tokens, t0 + kTokensPerTile);
+    for (std::int64_t r = r_begin; r < r_end;) {
+      if (r + kPackRows <= packed_end) {
+        const std::byte* group = w.packed + p.group_bytes * static_cast<std::size_t>(r / kPackRows);
+        for (std::int64_t t = t0; t < t1; t += kPackedTokens) {
+          const int nt = static_cast<int>(std::min<std::int64_t>(kPackedTokens, t1 - t));
+          p.packed[nt - 1](group, in.act + in.act_stride * static_cast<std::size_t>(t),
+                           in.act_stride, w.cols, p.y + t * p.y_stride + r, p.y_stride);
+        }
+        r += kPackRows;
+      } else {  // the rows past the last whole group
+        for (std::int64_t t = t0; t < t1; ++t) {
+          p.y[t * p.y_stride + r] =
+              p.dot(w.row(r), in.act + in.act_stride * static_cast<std::size_t>(t), w.cols);
+        }
+        ++r;
+      }
+    }
+  }
+}
+
+void tiled_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::int64_t r_end) {
+  const Matrix& w = *p.w;
+  for (std::int64_t t0 = 0; t0 < in.n_tokens; t0 += kTokensPerTile) {
+    const std::int64_t t1 = std::min(in.n_tokens, t0 + kTokensPerTile);
+    for (std::int64_t r = r_begin; r < r_end; r += kTileRows) {
+      const int nr = static_cast<int>(std::min<std::int64_t>(kTileRows, r_end - r));
+      for (std::int64_t t = t0; t < t1; t += kTileTokens) {
+        const int nt = static_cast<int>(std::min<std::int64_t>(kTileTokens, t1 - t));
+        p.tiles[nr - 1][nt - 1](w.row(r), w.row_bytes,
+                                in.act + in.act_stride * static_cast<std::size_t>(t), in.act_stride,
+                                w.cols, p.y + t * p.y_stride + r, p.y_stride);
+      }
+    }
+  }
+}
+
+void dot_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::int64_t r_end,
+              int worker) {
+  const Matrix& w = *p.w;
+  float* row = in.rows ? in.rows + static_cast<std::size_t>(worker) * static_cast<std::size_t>(w.cols)
+                       : nullptr;
+  for (std::int64_t t0 = 0; t0 < in.n_tokens; t0 += kTokensPerTile) {
+    const std::int64_t t1 = std::min(in.n_tokens, t0 + kTokensPerTile);
+    for (std::int64_t r = r_begin; r < r_end; ++r) {
+      const std::byte* wr = w.row(r);
+      if (row) {
+        dequantize_row(w.type, wr, row, w.cols);
+        wr = reinterpret_cast<const std::byte*>(row);
+      }
+      for (std::int64_t t = t0; t < t1; ++t) {
+        const void* a = in.act ? static_cast<const void*>(in.act + in.act_stride * static_cast<std::size_t>(t))
+                               : static_cast<const void*>(in.x + t * in.x_stride);
+        p.y[t * p.y_stride + r] = p.dot(wr, a, w.cols);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t x_stride,
             float* y, std::int64_t y_stride, bool integer, MatmulScratch& scratch,
             ThreadPool& pool) {
-  const ActKind kind = act_kind(w.type);
+  const MatmulOut out{&w, y, y_stride};
+  matmul_many({&out, 1}, x, n_tokens, x_stride, integer, scratch, pool);
+}
+
+void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n_tokens,
+                 std::int64_t x_stride, bool integer, MatmulScratch& scratch, ThreadPool& pool) {
+  if (outs.empty() || n_tokens <= 0) return;
+  const Matrix& w0 = *outs.front().w;
+  const ActKind kind = act_kind(w0.type);
+  for (const auto& o : outs) {
+    if (o.w->cols != w0.cols || act_kind(o.w->type) != kind) {
+      // Different inputs: one call each.
+      for (const auto& one : outs) matmul(*one.w, x, n_tokens, x_stride, one.y, one.y_stride, integer, scratch, pool);
+      return;
+    }
+  }
+  const std::int64_t cols = w0.cols;
   const bool float_weights = kind == ActKind::f32;
   const bool quantize = integer && !float_weights;
-  // Activations of every token, quantized once.
-  std::size_t act_stride = 0;
+  Inputs in{x, x_stride, n_tokens, nullptr, 0, nullptr};
+  // Activations of every token, quantized once for all the products.
   if (quantize) {
-    act_stride = kind == ActKind::q8 ? static_cast<std::size_t>(w.cols / 32) * sizeof(ActQ8)
-                                     : static_cast<std::size_t>(w.cols / 256) * sizeof(ActQ8K);
-    if (scratch.act.size() < act_stride * static_cast<std::size_t>(n_tokens)) {
-      scratch.act.resize(act_stride * static_cast<std::size_t>(n_tokens));
+    in.act_stride = kind == ActKind::q8 ? static_cast<std::size_t>(cols / 32) * sizeof(ActQ8)
+                                        : static_cast<std::size_t>(cols / 256) * sizeof(ActQ8K);
+    if (scratch.act.size() < in.act_stride * static_cast<std::size_t>(n_tokens)) {
+      scratch.act.resize(in.act_stride * static_cast<std::size_t>(n_tokens));
     }
     const auto quantize_token = [&](std::int64_t t, int) {
-      std::byte* dst = scratch.act.data() + act_stride * static_cast<std::size_t>(t);
+      std::byte* dst = scratch.act.data() + in.act_stride * static_cast<std::size_t>(t);
       if (kind == ActKind::q8) {
-        quantize_act_q8(x + t * x_stride, reinterpret_cast<ActQ8*>(dst), w.cols);
+        quantize_act_q8(x + t * x_stride, reinterpret_cast<ActQ8*>(dst), cols);
       } else {
-        quantize_act_q8k(x + t * x_stride, reinterpret_cast<ActQ8K*>(dst), w.cols);
+        quantize_act_q8k(x + t * x_stride, reinterpret_cast<ActQ8K*>(dst), cols);
       }
     };
     if (n_tokens >= 4) {
@@ -96,95 +208,54 @@ void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t
     } else {
       for (std::int64_t t = 0; t < n_tokens; ++t) quantize_token(t, 0);
     }
+    in.act = scratch.act.data();
   }
   const bool dequant_rows = !quantize && !float_weights;
   if (dequant_rows) {
-    const std::size_t need = static_cast<std::size_t>(pool.size()) * static_cast<std::size_t>(w.cols);
+    const std::size_t need = static_cast<std::size_t>(pool.size()) * static_cast<std::size_t>(cols);
     if (scratch.rows.size() < need) scratch.rows.resize(need);
+    in.rows = scratch.rows.data();
   }
-  const DotFn fn = dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type);
-  // Row blocks of at least 16 rows per task keep the dispatch cost small.
-  constexpr std::int64_t kRowsPerTask = 16;
-  static_assert(kRowsPerTask % kPackRows == 0);
-  constexpr std::int64_t kTokensPerTile = 32;
-  const std::int64_t n_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
-  if (quantize && w.packed) {
-    // Packed row groups (the rows past the last whole group take the dots below).
-    const std::int64_t packed_rows = w.rows / kPackRows * kPackRows;
-    const std::size_t group_bytes = packed_group_bytes(w.type, w.cols);
-    PackedTileFn kernels[kPackedTokens];
-    for (int j = 0; j < kPackedTokens; ++j) kernels[j] = packed_tile_function(w.type, j + 1);
-    pool.parallel_for(n_tasks, [&](std::int64_t task, int) {
-      const std::int64_t r_begin = task * kRowsPerTask;
-      const std::int64_t r_end = std::min(w.rows, r_begin + kRowsPerTask);
-      for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
-        const std::int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
-        for (std::int64_t r = r_begin; r < r_end;) {
-          if (r + kPackRows <= packed_rows) {
-            const std::byte* group = w.packed + group_bytes * static_cast<std::size_t>(r / kPackRows);
-            for (std::int64_t t = t0; t < t1; t += kPackedTokens) {
-              const int nt = static_cast<int>(std::min<std::int64_t>(kPackedTokens, t1 - t));
-              kernels[nt - 1](group, scratch.act.data() + act_stride * static_cast<std::size_t>(t),
-                              act_stride, w.cols, y + t * y_stride + r, y_stride);
-            }
-            r += kPackRows;
-          } else {
-            for (std::int64_t t = t0; t < t1; ++t) {
-              y[t * y_stride + r] =
-                  fn(w.row(r), scratch.act.data() + act_stride * static_cast<std::size_t>(t), w.cols);
-            }
-            ++r;
-          }
-        }
-      }
-    });
-    return;
-  }
-  if (quantize && n_tokens > 1 && tile_function(w.type, kTileRows, kTileTokens)) {
-    // Register tiles of kTileRows rows x kTileTokens tokens (bit-identical to the dots).
-    TileFn tiles[kTileRows][kTileTokens];
-    for (int i = 0; i < kTileRows; ++i) {
-      for (int j = 0; j < kTileTokens; ++j) tiles[i][j] = tile_function(w.type, i + 1, j + 1);
+  // At most a few products per call (Q, K and V; gate and up).
+  constexpr std::size_t kMaxProducts = 4;
+  if (outs.size() > kMaxProducts) {
+    for (std::size_t i = 0; i < outs.size(); i += kMaxProducts) {
+      matmul_many(outs.subspan(i, std::min(kMaxProducts, outs.size() - i)), x, n_tokens, x_stride,
+                  integer, scratch, pool);
     }
-    pool.parallel_for(n_tasks, [&](std::int64_t task, int) {
-      const std::int64_t r_end = std::min(w.rows, (task + 1) * kRowsPerTask);
-      for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
-        const std::int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
-        for (std::int64_t r = task * kRowsPerTask; r < r_end; r += kTileRows) {
-          const int nr = static_cast<int>(std::min<std::int64_t>(kTileRows, r_end - r));
-          for (std::int64_t t = t0; t < t1; t += kTileTokens) {
-            const int nt = static_cast<int>(std::min<std::int64_t>(kTileTokens, t1 - t));
-            tiles[nr - 1][nt - 1](w.row(r), w.row_bytes,
-                                          scratch.act.data() + act_stride * static_cast<std::size_t>(t),
-                                          act_stride, w.cols, y + t * y_stride + r, y_stride);
-          }
-        }
-      }
-    });
     return;
   }
-  pool.parallel_for(n_tasks, [&](std::int64_t task, int worker) {
-    float* row = dequant_rows ? scratch.rows.data() + static_cast<std::size_t>(worker) *
-                                                          static_cast<std::size_t>(w.cols)
-                              : nullptr;
-    const std::int64_t end = std::min(w.rows, (task + 1) * kRowsPerTask);
-    // Tokens in tiles, so a tile's activations stay in cache while the task's rows pass over
-    // them (each (row, token) dot is the same computation whatever the tiling).
-    for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
-      const std::int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
-      for (std::int64_t r = task * kRowsPerTask; r < end; ++r) {
-        const std::byte* wr = w.row(r);
-        if (dequant_rows) {
-          dequantize_row(w.type, wr, row, w.cols);
-          wr = reinterpret_cast<const std::byte*>(row);
-        }
-        for (std::int64_t t = t0; t < t1; ++t) {
-          const void* a = quantize ? static_cast<const void*>(scratch.act.data() +
-                                                              act_stride * static_cast<std::size_t>(t))
-                                   : static_cast<const void*>(x + t * x_stride);
-          y[t * y_stride + r] = fn(wr, a, w.cols);
-        }
+  Product products[kMaxProducts];
+  std::int64_t n_tasks = 0;
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    const Matrix& w = *outs[i].w;
+    Product& p = products[i];
+    p = Product{&w, outs[i].y, outs[i].y_stride, n_tasks, (w.rows + kRowsPerTask - 1) / kRowsPerTask,
+                dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type), {}, {}, 0};
+    n_tasks += p.n_tasks;
+    if (quantize && w.packed) {
+      for (int j = 0; j < kPackedTokens; ++j) p.packed[j] = packed_tile_function(w.type, j + 1);
+      p.group_bytes = packed_group_bytes(w.type, w.cols);
+    } else if (quantize && n_tokens > 1 && tile_function(w.type, kTileRows, kTileTokens)) {
+      // Register tiles of kTileRows rows x kTileTokens tokens (bit-identical to the dots).
+      for (int r = 0; r < kTileRows; ++r) {
+        for (int t = 0; t < kTileTokens; ++t) p.tiles[r][t] = tile_function(w.type, r + 1, t + 1);
       }
+    }
+  }
+  const std::size_t n_products = outs.size();
+  pool.parallel_for(n_tasks, [&](std::int64_t task, int worker) {
+    std::size_t i = 0;
+    while (i + 1 < n_products && task >= products[i + 1].first_task) ++i;
+    const Product& p = products[i];
+    const std::int64_t r_begin = (task - p.first_task) * kRowsPerTask;
+    const std::int64_t r_end = std::min(p.w->rows, r_begin + kRowsPerTask);
+    if (p.packed[0]) {
+      packed_rows(p, in, r_begin, r_end);
+    } else if (p.tiles[0][0]) {
+      tiled_rows(p, in, r_begin, r_end);
+    } else {
+      dot_rows(p, in, r_begin, r_end, worker);
     }
   });
 }

@@ -72,6 +72,18 @@ void matmul(const Matrix& w, const float* x, std::int64_t n_tokens, std::int64_t
             float* y, std::int64_t y_stride, bool integer, MatmulScratch& scratch,
             ThreadPool& pool);
 
+// Several products of the same input (Q, K and V of one layer; gate and up): the activations
+// are quantized once and all the rows are split over the pool in one call. Each output is
+// exactly what matmul gives for it. Matrices of different widths or activation kinds are
+// computed one call each.
+struct MatmulOut {
+  const Matrix* w;
+  float* y;
+  std::int64_t y_stride;
+};
+void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n_tokens,
+                 std::int64_t x_stride, bool integer, MatmulScratch& scratch, ThreadPool& pool);
+
 // y = x / rms(x) * weight (weight may be null: no scaling), with eps inside the root.
 void rms_norm(const float* x, const float* weight, float* y, std::int64_t n, float eps) noexcept;
 

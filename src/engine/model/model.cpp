@@ -160,9 +160,10 @@ void Context::layer(std::span<const BatchToken> batch, std::int64_t il) {
   for (std::int64_t t = 0; t < n_tok; ++t) {
     k::rms_norm(x_.data() + t * e, L.attn_norm, xn_.data() + t * e, e, hp.rms_eps);
   }
-  k::matmul(L.wq, xn_.data(), n_tok, e, q_.data(), hp.q_dim(), integer_, scratch_, pool_);
-  k::matmul(L.wk, xn_.data(), n_tok, e, k_.data(), hp.k_dim(), integer_, scratch_, pool_);
-  k::matmul(L.wv, xn_.data(), n_tok, e, v_.data(), hp.v_dim(), integer_, scratch_, pool_);
+  const k::MatmulOut qkv[] = {{&L.wq, q_.data(), hp.q_dim()},
+                              {&L.wk, k_.data(), hp.k_dim()},
+                              {&L.wv, v_.data(), hp.v_dim()}};
+  k::matmul_many(qkv, xn_.data(), n_tok, e, integer_, scratch_, pool_);
   const std::int64_t half = hp.rope_dim / 2;
   for (std::int64_t t = 0; t < n_tok; ++t) {
     float* q = q_.data() + t * hp.q_dim();
@@ -201,8 +202,8 @@ void Context::layer(std::span<const BatchToken> batch, std::int64_t il) {
   for (std::int64_t t = 0; t < n_tok; ++t) {
     k::rms_norm(x_.data() + t * e, L.ffn_norm, xn_.data() + t * e, e, hp.rms_eps);
   }
-  k::matmul(L.gate, xn_.data(), n_tok, e, gate_.data(), hp.n_ff, integer_, scratch_, pool_);
-  k::matmul(L.up, xn_.data(), n_tok, e, up_.data(), hp.n_ff, integer_, scratch_, pool_);
+  const k::MatmulOut gate_up[] = {{&L.gate, gate_.data(), hp.n_ff}, {&L.up, up_.data(), hp.n_ff}};
+  k::matmul_many(gate_up, xn_.data(), n_tok, e, integer_, scratch_, pool_);
   constexpr std::int64_t kSwigluChunk = 2048;  // values per task
   const std::int64_t n_ff_all = n_tok * hp.n_ff;
   pool_.parallel_for((n_ff_all + kSwigluChunk - 1) / kSwigluChunk, [&](std::int64_t c, int) {

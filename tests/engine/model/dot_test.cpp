@@ -303,6 +303,54 @@ TEST(Dot, AxpyAvx2EqualsScalar) {
   }
 }
 
+TEST(Dot, MatmulManyEqualsOneMatmulPerMatrix) {
+  std::mt19937 rng(41);
+  k::ThreadPool pool(2);
+  const std::int64_t cols = 512;
+  // Same kind of activations (Q8_0 packed, Q5_0 tiled, Q4_0), then a mix that needs separate
+  // quantizations (Q8_0 with Q4_K) and float weights.
+  const std::vector<std::vector<WeightType>> sets = {
+      {WeightType::q8_0, WeightType::q5_0, WeightType::q4_0},
+      {WeightType::q8_0, WeightType::q4_k},
+      {WeightType::f16, WeightType::f16}};
+  for (const auto& types : sets) {
+    std::vector<std::vector<std::byte>> data;
+    std::vector<k::Matrix> ms;
+    std::vector<k::PackedBuffer> packed;
+    const std::int64_t rows_of[] = {40, 13, 128};
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      std::vector<std::byte> d;
+      for (std::int64_t r = 0; r < rows_of[i]; ++r) {
+        const auto row = random_row(types[i], cols, rng);
+        d.insert(d.end(), row.begin(), row.end());
+      }
+      data.push_back(std::move(d));
+    }
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      ms.push_back(k::Matrix{types[i], cols, rows_of[i], k::row_bytes(types[i], cols), data[i].data()});
+      packed.push_back(k::pack_matrix(ms.back()));
+    }
+    for (std::int64_t n_tokens : {1, 3, 17}) {
+      const auto x = random_floats(n_tokens * cols, rng);
+      for (bool integer : {true, false}) {
+        k::MatmulScratch scratch;
+        std::vector<std::vector<float>> one(types.size()), many(types.size());
+        std::vector<k::MatmulOut> outs;
+        for (std::size_t i = 0; i < types.size(); ++i) {
+          one[i].assign(static_cast<std::size_t>(n_tokens * rows_of[i]), 0.0f);
+          many[i].assign(one[i].size(), -7.0f);
+          k::matmul(ms[i], x.data(), n_tokens, cols, one[i].data(), rows_of[i], integer, scratch, pool);
+          outs.push_back({&ms[i], many[i].data(), rows_of[i]});
+        }
+        k::matmul_many(outs, x.data(), n_tokens, cols, integer, scratch, pool);
+        for (std::size_t i = 0; i < types.size(); ++i) {
+          EXPECT_EQ(one[i], many[i]) << name_of(types[i]) << " tokens " << n_tokens << " integer " << integer;
+        }
+      }
+    }
+  }
+}
+
 TEST(ThreadPool, EveryIndexRunsExactlyOnceForAnySizeAndPool) {
   for (int threads : {1, 2, 3, 5}) {
     k::ThreadPool pool(threads);
