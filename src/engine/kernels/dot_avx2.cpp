@@ -460,13 +460,14 @@ TileFn tile_of(int r, int t) noexcept {
   return table[r - 1][t - 1];
 }
 
-// Packed Q8_0 (pack_rows, dot.hpp): per 32-column block, the 8 rows' half scales, then 8
+// Packed Q8_0, Q4_0 and Q5_0 (pack_rows, dot.hpp; the 4- and 5-bit values are stored as the
+// signed bytes their dots compute with): per 32-column block, the 8 rows' half scales, then 8
 // slices of 32 bytes, slice g holding columns 4g..4g+3 of rows 0..7. One maddubs/madd on a
 // slice and 4 activation bytes broadcast to every lane yields 4 columns of all 8 rows at once,
 // lane k for row k, so the block's exact integer sums of 8 rows take 8 such steps and then one
 // conversion, with no horizontal sums; |w| and the slice are shared by T tokens. The float
 // operations per (row, token) are the scalar reference's, acc + (d_w * d_a) * sum in that order
-// without FMA, so the results are bit-identical to dot_function_scalar(q8_0).
+// without FMA, so the results are bit-identical to dot_function_scalar of the type.
 constexpr std::size_t kPackedQ8Block = 16 + 256;
 
 template <int T>
@@ -537,7 +538,9 @@ LLMUX_AVX2 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n)
 }
 
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
-  if (!cpu_has_avx2() || type != WeightType::q8_0 || tokens < 1 || tokens > kPackedTokens) {
+  const bool packable =
+      type == WeightType::q8_0 || type == WeightType::q4_0 || type == WeightType::q5_0;
+  if (!cpu_has_avx2() || !packable || tokens < 1 || tokens > kPackedTokens) {
     return nullptr;
   }
   static constexpr PackedTileFn table[kPackedTokens] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>};

@@ -225,18 +225,41 @@ DotFn dot_function(WeightType type) noexcept {
 
 std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
   if (!packed_tile_function(type, 1)) return 0;
-  return static_cast<std::size_t>(n / 32) * (16 + 256);  // Q8_0: scales, then 8 slices
+  return static_cast<std::size_t>(n / 32) * (16 + 256);  // per block: scales, then 8 slices
 }
 
 void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, std::int64_t n,
                std::byte* out) noexcept {
-  if (type != WeightType::q8_0) return;
+  const auto layout = weight_layout(static_cast<std::uint32_t>(type));
+  if (!layout || (type != WeightType::q8_0 && type != WeightType::q4_0 && type != WeightType::q5_0)) {
+    return;
+  }
   for (std::int64_t b = 0; b < n / 32; ++b, out += 16 + 256) {
     for (int k = 0; k < kPackRows; ++k) {
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
-                               static_cast<std::size_t>(b) * 34;
-      std::memcpy(out + 2 * k, block, 2);
-      for (int s = 0; s < 8; ++s) std::memcpy(out + 16 + 32 * s + 4 * k, block + 2 + 4 * s, 4);
+                               static_cast<std::size_t>(b) * layout->block_bytes;
+      std::memcpy(out + 2 * k, block, 2);  // the half scale comes first in all three
+      // The block's 32 integers, as the scalar dot unpacks them (Q4_0/Q5_0: minus the offset).
+      std::int8_t q[32];
+      if (type == WeightType::q8_0) {
+        std::memcpy(q, block + 2, 32);
+      } else {
+        const bool five = type == WeightType::q5_0;
+        std::uint32_t qh = 0;
+        if (five) std::memcpy(&qh, block + 2, 4);
+        const std::uint8_t* qs = u8(block + (five ? 6 : 2));
+        const int offset = five ? 16 : 8;
+        for (int j = 0; j < 16; ++j) {
+          int lo = qs[j] & 15, hi = qs[j] >> 4;
+          if (five) {
+            lo |= static_cast<int>((qh >> j) & 1u) << 4;
+            hi |= static_cast<int>((qh >> (j + 16)) & 1u) << 4;
+          }
+          q[j] = static_cast<std::int8_t>(lo - offset);
+          q[j + 16] = static_cast<std::int8_t>(hi - offset);
+        }
+      }
+      for (int s = 0; s < 8; ++s) std::memcpy(out + 16 + 32 * s + 4 * k, q + 4 * s, 4);
     }
   }
 }

@@ -189,32 +189,33 @@ TEST(Dot, Avx2ActivationQuantizationEqualsTheScalarReference) {
   }
 }
 
-TEST(Dot, PackedQ8_0EqualsTheScalarReferenceExactly) {
+TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(31);
   std::uniform_int_distribution<int> byte(0, 255);
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0})
   for (std::int64_t blocks : {1, 3, 7, 28}) {
     const std::int64_t n = 32 * blocks;
-    const std::size_t rb = k::row_bytes(WeightType::q8_0, n);
+    const std::size_t rb = k::row_bytes(type, n);
     std::vector<std::byte> w;
     for (int r = 0; r < k::kPackRows; ++r) {
-      auto row = random_row(WeightType::q8_0, n, rng);
+      auto row = random_row(type, n, rng);
       // Hostile files may hold -128, which no quantizer writes: it must still be exact.
-      if (r == 3) row[2 + static_cast<std::size_t>(byte(rng)) % 32] = std::byte{0x80};
+      if (type == WeightType::q8_0 && r == 3) row[2 + static_cast<std::size_t>(byte(rng)) % 32] = std::byte{0x80};
       w.insert(w.end(), row.begin(), row.end());
     }
-    std::vector<std::byte> packed(k::packed_group_bytes(WeightType::q8_0, n));
+    std::vector<std::byte> packed(k::packed_group_bytes(type, n));
     ASSERT_FALSE(packed.empty());
-    k::pack_rows(WeightType::q8_0, w.data(), rb, n, packed.data());
+    k::pack_rows(type, w.data(), rb, n, packed.data());
     const std::size_t as = static_cast<std::size_t>(blocks) * sizeof(k::ActQ8);
     std::vector<std::byte> act(as * k::kPackedTokens);
     for (int t = 0; t < k::kPackedTokens; ++t) {
       const auto x = random_floats(n, rng);
       k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
     }
-    const k::DotFn reference = k::dot_function_scalar(WeightType::q8_0);
+    const k::DotFn reference = k::dot_function_scalar(type);
     for (int t = 1; t <= k::kPackedTokens; ++t) {
-      const k::PackedTileFn kernel = k::packed_tile_function(WeightType::q8_0, t);
+      const k::PackedTileFn kernel = k::packed_tile_function(type, t);
       ASSERT_NE(kernel, nullptr);
       std::vector<float> y(static_cast<std::size_t>(k::kPackedTokens * k::kPackRows), -1.0f);
       kernel(packed.data(), act.data(), as, n, y.data(), k::kPackRows);
@@ -226,7 +227,7 @@ TEST(Dot, PackedQ8_0EqualsTheScalarReferenceExactly) {
             continue;
           }
           EXPECT_EQ(got, reference(w.data() + i * rb, act.data() + j * as, n))
-              << "n=" << n << " tokens " << t << " row " << i << " token " << j;
+              << name_of(type) << " n=" << n << " tokens " << t << " row " << i << " token " << j;
         }
       }
     }
@@ -247,9 +248,10 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
       data.insert(data.end(), row.begin(), row.end());
     }
     k::Matrix m{type, cols, rows, k::row_bytes(type, cols), data.data()};
-    // Q8_0 packed where the CPU has the kernel: 4 packed groups and 5 rows past them.
+    // Q8_0/Q4_0/Q5_0 packed where the CPU has the kernel: 4 packed groups and 5 rows past them.
     const k::PackedBuffer packed = k::pack_matrix(m);
-    EXPECT_EQ(m.packed != nullptr, type == WeightType::q8_0 && k::cpu_has_avx2()) << name_of(type);
+    const bool packable = type == WeightType::q8_0 || type == WeightType::q4_0 || type == WeightType::q5_0;
+    EXPECT_EQ(m.packed != nullptr, packable && k::cpu_has_avx2()) << name_of(type);
     const auto x = random_floats(33 * cols, rng);
     for (bool integer : {true, false}) {
       k::MatmulScratch scratch;
