@@ -507,6 +507,55 @@ LLMUX_AVX2 void packed_tile_q8_0(const std::byte* g, const std::byte* act, std::
   for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
 }
 
+// Packed Q6_K: per 256-column super-block, the 8 rows' half scales d; then per 16-column
+// sub-block the rows' 8-bit scales, each twice (16 bytes: one int16 pair per row once
+// widened); then 64 slices of 32 bytes as above, holding the values minus 32. Each slice's
+// pair sums are multiplied by their sub-block scale in the same madd that widens them, so the
+// super-block's exact integer sum of sc * q * a comes out per row; then acc + (d * d_a) * sum
+// in the scalar reference's order: bit-identical to it.
+constexpr std::size_t kPackedQ6KBlock = 16 + 16 * 16 + 64 * 32;
+
+template <int T>
+LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  __m256 acc[T];
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ6KBlock) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    const std::byte* slices = g + 16 + 16 * 16;
+    __m256i sum[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
+    for (int i = 0; i < 16; ++i) {
+      prefetch_ahead<128>(slices + 128 * i);
+      const __m256i sc = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * i)));
+#pragma GCC unroll 4
+      for (int s = 4 * i; s < 4 * i + 4; ++s) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slices + 32 * s));
+        const __m256i aw = _mm256_sign_epi8(w, w);
+#pragma GCC unroll 4
+        for (int j = 0; j < T; ++j) {
+          const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+          std::int32_t four;
+          std::memcpy(&four, a.q + 4 * s, 4);
+          const __m256i v = _mm256_sign_epi8(_mm256_set1_epi32(four), w);
+          sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, v), sc));
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.d));
+      acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum[j])));
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+}
+
 }  // namespace
 
 // The scalar reference's operations lane by lane: the maximum ignores NaN as std::max(amax, v)
@@ -538,13 +587,14 @@ LLMUX_AVX2 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n)
 }
 
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
-  const bool packable =
-      type == WeightType::q8_0 || type == WeightType::q4_0 || type == WeightType::q5_0;
-  if (!cpu_has_avx2() || !packable || tokens < 1 || tokens > kPackedTokens) {
-    return nullptr;
+  if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
+  static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>};
+  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
+  switch (type) {
+    case WeightType::q8_0: case WeightType::q4_0: case WeightType::q5_0: return q8[tokens - 1];
+    case WeightType::q6_k: return q6k[tokens - 1];
+    default: return nullptr;
   }
-  static constexpr PackedTileFn table[kPackedTokens] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>};
-  return table[tokens - 1];
 }
 
 TileFn tile_function(WeightType type, int rows, int tokens) noexcept {

@@ -225,11 +225,56 @@ DotFn dot_function(WeightType type) noexcept {
 
 std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
   if (!packed_tile_function(type, 1)) return 0;
+  if (type == WeightType::q6_k) {  // per super-block: d, sub-block scales, 64 slices
+    return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 64 * 32);
+  }
   return static_cast<std::size_t>(n / 32) * (16 + 256);  // per block: scales, then 8 slices
 }
 
+namespace {
+
+// Q6_K: the super-block's 256 values minus 32, in column order, as the scalar dot pairs them.
+void unpack_q6_k(const std::byte* w, std::int8_t* q) noexcept {
+  const std::uint8_t* ql = u8(w);
+  const std::uint8_t* qh = u8(w + 128);
+  for (int half = 0; half < 2; ++half) {
+    for (int l = 0; l < 32; ++l) {
+      const int base = 128 * half + l;
+      const std::uint8_t lo0 = ql[64 * half + l], lo1 = ql[64 * half + l + 32], hi = qh[32 * half + l];
+      q[base] = static_cast<std::int8_t>(((lo0 & 15) | (((hi >> 0) & 3) << 4)) - 32);
+      q[base + 32] = static_cast<std::int8_t>(((lo1 & 15) | (((hi >> 2) & 3) << 4)) - 32);
+      q[base + 64] = static_cast<std::int8_t>(((lo0 >> 4) | (((hi >> 4) & 3) << 4)) - 32);
+      q[base + 96] = static_cast<std::int8_t>(((lo1 >> 4) | (((hi >> 6) & 3) << 4)) - 32);
+    }
+  }
+}
+
+void pack_rows_q6_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
+                    std::byte* out) noexcept {
+  for (std::int64_t b = 0; b < n / 256; ++b, out += 16 + 16 * 16 + 64 * 32) {
+    for (int k = 0; k < kPackRows; ++k) {
+      const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
+                               static_cast<std::size_t>(b) * 210;
+      std::memcpy(out + 2 * k, block + 208, 2);
+      for (int i = 0; i < 16; ++i) {
+        out[16 + 16 * i + 2 * k] = block[192 + i];
+        out[16 + 16 * i + 2 * k + 1] = block[192 + i];
+      }
+      std::int8_t q[256];
+      unpack_q6_k(block, q);
+      for (int s = 0; s < 64; ++s) std::memcpy(out + 272 + 32 * s + 4 * k, q + 4 * s, 4);
+    }
+  }
+}
+
+}  // namespace
+
 void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, std::int64_t n,
                std::byte* out) noexcept {
+  if (type == WeightType::q6_k) {
+    pack_rows_q6_k(rows, row_bytes, n, out);
+    return;
+  }
   const auto layout = weight_layout(static_cast<std::uint32_t>(type));
   if (!layout || (type != WeightType::q8_0 && type != WeightType::q4_0 && type != WeightType::q5_0)) {
     return;

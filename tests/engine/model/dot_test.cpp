@@ -193,9 +193,10 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(31);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0})
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k})
   for (std::int64_t blocks : {1, 3, 7, 28}) {
-    const std::int64_t n = 32 * blocks;
+    const bool kquant = type == WeightType::q6_k;
+    const std::int64_t n = (kquant ? 256 : 32) * blocks;
     const std::size_t rb = k::row_bytes(type, n);
     std::vector<std::byte> w;
     for (int r = 0; r < k::kPackRows; ++r) {
@@ -207,11 +208,15 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
     std::vector<std::byte> packed(k::packed_group_bytes(type, n));
     ASSERT_FALSE(packed.empty());
     k::pack_rows(type, w.data(), rb, n, packed.data());
-    const std::size_t as = static_cast<std::size_t>(blocks) * sizeof(k::ActQ8);
+    const std::size_t as = static_cast<std::size_t>(blocks) * (kquant ? sizeof(k::ActQ8K) : sizeof(k::ActQ8));
     std::vector<std::byte> act(as * k::kPackedTokens);
     for (int t = 0; t < k::kPackedTokens; ++t) {
       const auto x = random_floats(n, rng);
-      k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
+      if (kquant) {
+        k::quantize_act_q8k(x.data(), reinterpret_cast<k::ActQ8K*>(act.data() + t * as), n);
+      } else {
+        k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
+      }
     }
     const k::DotFn reference = k::dot_function_scalar(type);
     for (int t = 1; t <= k::kPackedTokens; ++t) {
@@ -233,7 +238,7 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
     }
   }
   EXPECT_EQ(k::packed_tile_function(WeightType::q4_k, 1), nullptr);
-  EXPECT_EQ(k::packed_group_bytes(WeightType::q6_k, 256), 0u);
+  EXPECT_EQ(k::packed_group_bytes(WeightType::q5_k, 256), 0u);
 }
 
 TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
@@ -250,7 +255,8 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
     k::Matrix m{type, cols, rows, k::row_bytes(type, cols), data.data()};
     // Q8_0/Q4_0/Q5_0 packed where the CPU has the kernel: 4 packed groups and 5 rows past them.
     const k::PackedBuffer packed = k::pack_matrix(m);
-    const bool packable = type == WeightType::q8_0 || type == WeightType::q4_0 || type == WeightType::q5_0;
+    const bool packable = type == WeightType::q8_0 || type == WeightType::q4_0 ||
+                          type == WeightType::q5_0 || type == WeightType::q6_k;
     EXPECT_EQ(m.packed != nullptr, packable && k::cpu_has_avx2()) << name_of(type);
     const auto x = random_floats(33 * cols, rng);
     for (bool integer : {true, false}) {
@@ -262,11 +268,18 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
       }
       if (m.packed && integer) {  // packed rows: the scalar reference, exactly
         std::vector<k::ActQ8> act(static_cast<std::size_t>(cols / 32));
+        std::vector<k::ActQ8K> act_k(static_cast<std::size_t>(cols / 256));
+        const bool kquant = k::act_kind(type) == k::ActKind::q8k;
         for (std::int64_t t = 0; t < 33; ++t) {
-          k::quantize_act_q8(x.data() + t * cols, act.data(), cols);
+          if (kquant) {
+            k::quantize_act_q8k(x.data() + t * cols, act_k.data(), cols);
+          } else {
+            k::quantize_act_q8(x.data() + t * cols, act.data(), cols);
+          }
+          const void* a = kquant ? static_cast<const void*>(act_k.data()) : act.data();
           for (std::int64_t r = 0; r < rows / k::kPackRows * k::kPackRows; ++r) {
             ASSERT_EQ(alone[static_cast<std::size_t>(t * rows + r)],
-                      k::dot_function_scalar(type)(m.row(r), act.data(), cols))
+                      k::dot_function_scalar(type)(m.row(r), a, cols))
                 << "token " << t << " row " << r;
           }
         }
