@@ -556,6 +556,83 @@ LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::
   for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
 }
 
+// Packed Q4_K: per 256-column super-block, the 8 rows' d, then dmin (halves); per 32-column
+// sub-block the rows' scales, each twice (16 bytes); per pair of sub-blocks the rows' minimums
+// as int16 pairs (32 bytes); then per pair of sub-blocks 8 vectors of 32 bytes whose low
+// nibbles are a slice of the first (columns 4c..4c+3 of rows 0..7) and whose high nibbles the
+// same slice of the second. The values are unsigned, so maddubs takes them directly; the
+// minimums' term sum(m * sum(a)) is one madd per pair of sub-blocks with the activations'
+// 32-value sums. Float operations as the scalar reference's: bit-identical to it.
+constexpr std::size_t kPackedQ4KBlock = 32 + 8 * 16 + 4 * 32 + 4 * 8 * 32;
+
+template <int T>
+LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  __m256 acc[T];
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ4KBlock) {
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
+    const std::byte* scales = g + 32;
+    const std::byte* mins = scales + 8 * 16;
+    const std::byte* quants = mins + 4 * 32;
+    __m256i sum[T], summ[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      sum[j] = _mm256_setzero_si256();
+      // The activations' sums over each 32 values (int16, |s| <= 32 * 127) paired by
+      // sub-block pairs, times the minimums' pairs.
+      const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      std::int32_t pairs[4];
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(pairs),
+                       _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8))));
+      __m256i m = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const __m256i mi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins + 32 * i));
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(mi, _mm256_set1_epi32(pairs[i])));
+      }
+      summ[j] = m;
+    }
+    for (int i = 0; i < 4; ++i) {
+      prefetch_ahead<256>(quants + 256 * i);
+      const __m256i sc0 = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 32 * i)));
+      const __m256i sc1 = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 32 * i + 16)));
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 256 * i + 32 * c));
+        const __m256i lo = _mm256_and_si256(v, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+#pragma GCC unroll 4
+        for (int j = 0; j < T; ++j) {
+          const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+          std::int32_t four0, four1;
+          std::memcpy(&four0, a.q + 64 * i + 4 * c, 4);
+          std::memcpy(&four1, a.q + 64 * i + 32 + 4 * c, 4);
+          const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(four0)), sc0);
+          const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(four1)), sc1);
+          sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(p0, p1));
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      const __m256 ad = _mm256_set1_ps(a.d);
+      const __m256 x = _mm256_mul_ps(_mm256_mul_ps(d, ad), _mm256_cvtepi32_ps(sum[j]));
+      const __m256 z = _mm256_mul_ps(_mm256_mul_ps(dmin, ad), _mm256_cvtepi32_ps(summ[j]));
+      acc[j] = _mm256_add_ps(acc[j], _mm256_sub_ps(x, z));
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+}
+
 }  // namespace
 
 // The scalar reference's operations lane by lane: the maximum ignores NaN as std::max(amax, v)
@@ -590,9 +667,11 @@ PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
   static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>};
   static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
+  static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
   switch (type) {
     case WeightType::q8_0: case WeightType::q4_0: case WeightType::q5_0: return q8[tokens - 1];
     case WeightType::q6_k: return q6k[tokens - 1];
+    case WeightType::q4_k: return q4k[tokens - 1];
     default: return nullptr;
   }
 }

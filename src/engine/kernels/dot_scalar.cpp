@@ -228,6 +228,9 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
   if (type == WeightType::q6_k) {  // per super-block: d, sub-block scales, 64 slices
     return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 64 * 32);
   }
+  if (type == WeightType::q4_k) {  // d and dmin, scales, minimums, 32 double slices
+    return static_cast<std::size_t>(n / 256) * (32 + 8 * 16 + 4 * 32 + 4 * 8 * 32);
+  }
   return static_cast<std::size_t>(n / 32) * (16 + 256);  // per block: scales, then 8 slices
 }
 
@@ -267,12 +270,41 @@ void pack_rows_q6_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n
   }
 }
 
+void pack_rows_q4_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
+                    std::byte* out) noexcept {
+  for (std::int64_t b = 0; b < n / 256; ++b, out += 32 + 8 * 16 + 4 * 32 + 4 * 8 * 32) {
+    std::byte* scales = out + 32;
+    std::byte* mins = scales + 8 * 16;
+    std::byte* quants = mins + 4 * 32;
+    for (int k = 0; k < kPackRows; ++k) {
+      const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
+                               static_cast<std::size_t>(b) * 144;
+      std::memcpy(out + 2 * k, block, 2);
+      std::memcpy(out + 16 + 2 * k, block + 2, 2);
+      for (int j = 0; j < 8; ++j) {
+        int sc, m;
+        scale_min_k4(j, u8(block + 4), sc, m);
+        scales[16 * j + 2 * k] = scales[16 * j + 2 * k + 1] = static_cast<std::byte>(sc);
+        const auto m16 = static_cast<std::int16_t>(m);
+        std::memcpy(mins + 32 * (j / 2) + 4 * k + 2 * (j % 2), &m16, 2);
+      }
+      for (int i = 0; i < 4; ++i) {
+        for (int c = 0; c < 8; ++c) std::memcpy(quants + 256 * i + 32 * c + 4 * k, block + 16 + 32 * i + 4 * c, 4);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, std::int64_t n,
                std::byte* out) noexcept {
   if (type == WeightType::q6_k) {
     pack_rows_q6_k(rows, row_bytes, n, out);
+    return;
+  }
+  if (type == WeightType::q4_k) {
+    pack_rows_q4_k(rows, row_bytes, n, out);
     return;
   }
   const auto layout = weight_layout(static_cast<std::uint32_t>(type));

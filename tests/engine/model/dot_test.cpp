@@ -193,9 +193,10 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(31);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k})
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k,
+                          WeightType::q4_k})
   for (std::int64_t blocks : {1, 3, 7, 28}) {
-    const bool kquant = type == WeightType::q6_k;
+    const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k;
     const std::int64_t n = (kquant ? 256 : 32) * blocks;
     const std::size_t rb = k::row_bytes(type, n);
     std::vector<std::byte> w;
@@ -237,7 +238,7 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
       }
     }
   }
-  EXPECT_EQ(k::packed_tile_function(WeightType::q4_k, 1), nullptr);
+  EXPECT_EQ(k::packed_tile_function(WeightType::q5_k, 1), nullptr);
   EXPECT_EQ(k::packed_group_bytes(WeightType::q5_k, 256), 0u);
 }
 
@@ -256,7 +257,8 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
     // Q8_0/Q4_0/Q5_0 packed where the CPU has the kernel: 4 packed groups and 5 rows past them.
     const k::PackedBuffer packed = k::pack_matrix(m);
     const bool packable = type == WeightType::q8_0 || type == WeightType::q4_0 ||
-                          type == WeightType::q5_0 || type == WeightType::q6_k;
+                          type == WeightType::q5_0 || type == WeightType::q6_k ||
+                          type == WeightType::q4_k;
     EXPECT_EQ(m.packed != nullptr, packable && k::cpu_has_avx2()) << name_of(type);
     const auto x = random_floats(33 * cols, rng);
     for (bool integer : {true, false}) {
