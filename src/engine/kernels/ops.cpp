@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <new>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #if defined(__linux__)
@@ -61,9 +63,31 @@ PackedBuffer pack_matrix(Matrix& w) {
   const std::int64_t groups = w.rows / kPackRows;
   if (group == 0 || groups == 0) return {};
   PackedBuffer buffer(group * static_cast<std::size_t>(groups));
-  for (std::int64_t g = 0; g < groups; ++g) {
-    pack_rows(w.type, w.row(g * kPackRows), w.row_bytes, w.cols,
-              buffer.data() + group * static_cast<std::size_t>(g));
+  const auto pack_range = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t g = begin; g < end; ++g) {
+      pack_rows(w.type, w.row(g * kPackRows), w.row_bytes, w.cols,
+                buffer.data() + group * static_cast<std::size_t>(g));
+    }
+  };
+  // Large matrices are packed by several threads (loading reads and rewrites every weight).
+  constexpr std::size_t kBytesPerThread = std::size_t{8} << 20;
+  const auto threads = static_cast<std::int64_t>(std::min<std::size_t>(
+      {std::max(1u, std::thread::hardware_concurrency()), std::size_t{8},
+       buffer.size() / kBytesPerThread + 1}));
+  if (threads <= 1) {
+    pack_range(0, groups);
+  } else {
+    std::vector<std::thread> helpers;
+    for (std::int64_t t = 1; t < threads; ++t) {
+      const std::int64_t begin = groups * t / threads, end = groups * (t + 1) / threads;
+      try {
+        helpers.emplace_back(pack_range, begin, end);
+      } catch (const std::system_error&) {  // no thread to be had: this one does it
+        pack_range(begin, end);
+      }
+    }
+    pack_range(0, groups / threads);
+    for (auto& h : helpers) h.join();
   }
   w.packed = buffer.data();
   return buffer;
