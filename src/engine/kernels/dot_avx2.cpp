@@ -12,6 +12,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -633,7 +634,87 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
   for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
 }
 
+// Eight floats of a cache row of f32 or f16 values.
+template <bool Half>
+LLMUX_AVX2 inline __m256 load8(const std::byte* p) {
+  if constexpr (Half) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+  }
+}
+
+// dot_f16 / dot_f32 above for each row (two accumulators over 16-value steps, then their
+// sum's horizontal sum plus the empty tail), times scale.
+template <bool Half>
+LLMUX_AVX2 void scores_avx2(const float* q, const std::byte* k, std::size_t k_stride,
+                            std::int64_t rows, std::int64_t dim, float scale, float* scores) noexcept {
+  constexpr std::size_t kElem = Half ? 2 : 4;
+  for (std::int64_t j = 0; j < rows; ++j, k += k_stride) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < dim; i += 16) {
+      acc0 = _mm256_fmadd_ps(load8<Half>(k + kElem * static_cast<std::size_t>(i)), _mm256_loadu_ps(q + i), acc0);
+      acc1 = _mm256_fmadd_ps(load8<Half>(k + kElem * static_cast<std::size_t>(i + 8)), _mm256_loadu_ps(q + i + 8), acc1);
+    }
+    const float tail = 0;
+    scores[j] = (hsum_ps(_mm256_add_ps(acc0, acc1)) + tail) * scale;
+  }
+}
+
+// axpy_f16 / axpy_f32 above for each row in order (multiply, then add), 64 outputs at a time
+// kept in registers over the run.
+template <bool Half>
+LLMUX_AVX2 void weighted_sum_avx2(const float* w, const std::byte* v, std::size_t v_stride,
+                                  std::int64_t rows, std::int64_t dim, float* out) noexcept {
+  constexpr std::size_t kElem = Half ? 2 : 4;
+  for (std::int64_t c = 0; c < dim; c += 64) {
+    const int n = static_cast<int>(std::min<std::int64_t>(64, dim - c) / 8);
+    __m256 o[8];
+    for (int i = 0; i < n; ++i) o[i] = _mm256_loadu_ps(out + c + 8 * i);
+    const std::byte* row = v + kElem * static_cast<std::size_t>(c);
+    for (std::int64_t j = 0; j < rows; ++j, row += v_stride) {
+      const __m256 a = _mm256_set1_ps(w[j]);
+      for (int i = 0; i < n; ++i) {
+        o[i] = _mm256_add_ps(o[i], _mm256_mul_ps(a, load8<Half>(row + kElem * 8 * static_cast<std::size_t>(i))));
+      }
+    }
+    for (int i = 0; i < n; ++i) _mm256_storeu_ps(out + c + 8 * i, o[i]);
+  }
+}
+
+template <bool Half>
+void scores_entry(const float* q, const std::byte* k, std::size_t k_stride, std::int64_t rows,
+                  std::int64_t dim, float scale, float* scores) noexcept {
+  if (dim % 16 == 0) {
+    scores_avx2<Half>(q, k, k_stride, rows, dim, scale, scores);
+    return;
+  }
+  const DotFn dot = Half ? dot_f16 : dot_f32;
+  for (std::int64_t j = 0; j < rows; ++j) scores[j] = dot(k + static_cast<std::size_t>(j) * k_stride, q, dim) * scale;
+}
+
+template <bool Half>
+void weighted_sum_entry(const float* w, const std::byte* v, std::size_t v_stride, std::int64_t rows,
+                        std::int64_t dim, float* out) noexcept {
+  if (dim % 16 == 0) {
+    weighted_sum_avx2<Half>(w, v, v_stride, rows, dim, out);
+    return;
+  }
+  const AxpyFn axpy = Half ? axpy_f16 : axpy_f32;
+  for (std::int64_t j = 0; j < rows; ++j) axpy(w[j], v + static_cast<std::size_t>(j) * v_stride, out, dim);
+}
+
 }  // namespace
+
+ScoresFn scores_function_avx2(WeightType type) noexcept {
+  if (!cpu_has_avx2()) return nullptr;
+  return type == WeightType::f16 ? scores_entry<true> : scores_entry<false>;
+}
+
+WeightedSumFn weighted_sum_function_avx2(WeightType type) noexcept {
+  if (!cpu_has_avx2()) return nullptr;
+  return type == WeightType::f16 ? weighted_sum_entry<true> : weighted_sum_entry<false>;
+}
 
 // The scalar reference's operations lane by lane: the maximum ignores NaN as std::max(amax, v)
 // does, the same scale and inverse, products rounded to nearest even like lrintf, and an exact
@@ -729,6 +810,8 @@ AxpyFn axpy_function(WeightType type) noexcept { return axpy_function_scalar(typ
 DotFn dot_function_avx2(WeightType) noexcept { return nullptr; }
 TileFn tile_function(WeightType, int, int) noexcept { return nullptr; }
 PackedTileFn packed_tile_function(WeightType, int) noexcept { return nullptr; }
+ScoresFn scores_function_avx2(WeightType) noexcept { return nullptr; }
+WeightedSumFn weighted_sum_function_avx2(WeightType) noexcept { return nullptr; }
 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n) noexcept {
   quantize_act_q8_scalar(x, out, n);
 }

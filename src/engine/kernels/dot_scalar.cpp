@@ -150,6 +150,34 @@ void axpy_f16(float a, const std::byte* x, float* y, std::int64_t n) noexcept {
 
 }  // namespace
 
+namespace {
+
+template <WeightType T>
+void scores_rows(const float* q, const std::byte* k, std::size_t k_stride, std::int64_t rows,
+                 std::int64_t dim, float scale, float* scores) noexcept {
+  const DotFn dot = dot_function(T);
+  for (std::int64_t j = 0; j < rows; ++j) scores[j] = dot(k + static_cast<std::size_t>(j) * k_stride, q, dim) * scale;
+}
+
+template <WeightType T>
+void weighted_sum_rows(const float* w, const std::byte* v, std::size_t v_stride, std::int64_t rows,
+                       std::int64_t dim, float* out) noexcept {
+  const AxpyFn axpy = axpy_function(T);
+  for (std::int64_t j = 0; j < rows; ++j) axpy(w[j], v + static_cast<std::size_t>(j) * v_stride, out, dim);
+}
+
+}  // namespace
+
+ScoresFn scores_function(WeightType type) noexcept {
+  if (ScoresFn f = scores_function_avx2(type)) return f;
+  return type == WeightType::f16 ? scores_rows<WeightType::f16> : scores_rows<WeightType::f32>;
+}
+
+WeightedSumFn weighted_sum_function(WeightType type) noexcept {
+  if (WeightedSumFn f = weighted_sum_function_avx2(type)) return f;
+  return type == WeightType::f16 ? weighted_sum_rows<WeightType::f16> : weighted_sum_rows<WeightType::f32>;
+}
+
 AxpyFn axpy_function_scalar(WeightType type) noexcept {
   return type == WeightType::f16 ? axpy_f16 : axpy_f32;
 }

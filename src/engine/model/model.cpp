@@ -115,8 +115,8 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
   scores_.resize(static_cast<std::size_t>(pool_.size() * max_len));
   const KvType type = cache_->type();
   const auto wtype = type == KvType::f32 ? k::WeightType::f32 : k::WeightType::f16;
-  const k::DotFn dot = k::dot_function(wtype);
-  const k::AxpyFn axpy = k::axpy_function(wtype);
+  const k::ScoresFn scores_of = k::scores_function(wtype);
+  const k::WeightedSumFn weighted_sum = k::weighted_sum_function(wtype);
   const std::size_t elem = type == KvType::f32 ? 4 : 2;
   pool_.parallel_for(n_tok * hp.n_head, [&](std::int64_t task, int worker) {
     const std::int64_t t = task / hp.n_head, h = task % hp.n_head;
@@ -131,10 +131,7 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
     for (std::int64_t p = 0; p < len;) {
       const KvRows r = cache_->rows(il, bt.seq, p);
       const std::int64_t n = std::min(r.count, len - p);
-      for (std::int64_t j = 0; j < n; ++j) {
-        const std::byte* krow = r.k + static_cast<std::size_t>(j) * r.k_stride + k_off;
-        scores[p + j] = dot(krow, q, hp.head_dim_k) * scale;
-      }
+      scores_of(q, r.k + k_off, r.k_stride, n, hp.head_dim_k, scale, scores + p);
       p += n;
     }
     k::softmax(scores, len);
@@ -143,10 +140,7 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
     for (std::int64_t p = 0; p < len;) {
       const KvRows r = cache_->rows(il, bt.seq, p);
       const std::int64_t n = std::min(r.count, len - p);
-      for (std::int64_t j = 0; j < n; ++j) {
-        axpy(scores[p + j], r.v + static_cast<std::size_t>(j) * r.v_stride + v_off, out,
-             hp.head_dim_v);
-      }
+      weighted_sum(scores + p, r.v + v_off, r.v_stride, n, hp.head_dim_v, out);
       p += n;
     }
   });
