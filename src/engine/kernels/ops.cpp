@@ -227,7 +227,10 @@ void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n
         quantize_act_q8k(x + t * x_stride, reinterpret_cast<ActQ8K*>(dst), cols);
       }
     };
-    if (n_tokens >= 4) {
+    // Spread over the pool only when there is enough to spread (a prompt), not for the few
+    // tokens of a decode step, where a pool call would cost more than it saves.
+    constexpr std::int64_t kParallelValues = std::int64_t{1} << 16;
+    if (n_tokens >= 4 && n_tokens * cols >= kParallelValues) {
       pool.parallel_for(n_tokens, quantize_token);
     } else {
       for (std::int64_t t = 0; t < n_tokens; ++t) quantize_token(t, 0);
