@@ -24,6 +24,7 @@ namespace llmux::engine::kernels {
 struct ActQ8 {  // 32 activations
   float d;      // scale: value = d * q
   float sum;    // d * sum(q): the block's contribution to a weight minimum (Q4_1, Q5_1)
+  std::int32_t qsum;  // sum(q): the block's contribution to a weight offset (packed Q4_0, Q5_0)
   std::int8_t q[32];
 };
 

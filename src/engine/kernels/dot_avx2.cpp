@@ -461,8 +461,8 @@ TileFn tile_of(int r, int t) noexcept {
   return table[r - 1][t - 1];
 }
 
-// Packed Q8_0, Q4_0 and Q5_0 (pack_rows, dot.hpp; the 4- and 5-bit values are stored as the
-// signed bytes their dots compute with): per 32-column block, the 8 rows' half scales, then 8
+// Packed Q8_0 (pack_rows, dot.hpp; Q4_0 and Q5_0 share the layout, with their values stored
+// as bytes, and have their own kernel below): per 32-column block, the 8 rows' half scales, then 8
 // slices of 32 bytes, slice g holding columns 4g..4g+3 of rows 0..7. One maddubs/madd on a
 // slice and 4 activation bytes broadcast to every lane yields 4 columns of all 8 rows at once,
 // lane k for row k, so the block's exact integer sums of 8 rows take 8 such steps and then one
@@ -502,6 +502,47 @@ LLMUX_AVX2 void packed_tile_q8_0(const std::byte* g, const std::byte* act, std::
       const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
       const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.d));
       acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum[j])));
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+}
+
+// Packed Q4_0 and Q5_0: the layout above with the stored values (0..15, 0..31), unsigned, so
+// maddubs takes them directly (no sign tricks: pair sums stay below 2 * 31 * 127); the block's
+// offset term, Offset * sum(a), is taken from the exact integer sum once per block and token.
+// The integers equal the scalar dot's sum((q - Offset) * a); the float operations are its own.
+template <int T, int Offset>
+LLMUX_AVX2 void packed_tile_qn_0(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  __m256 acc[T];
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedQ8Block) {
+    prefetch_ahead<kPackedQ8Block>(g);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    __m256i sum[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16 + 32 * s));
+#pragma GCC unroll 4
+      for (int j = 0; j < T; ++j) {
+        const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+        std::int32_t four;
+        std::memcpy(&four, a.q + 4 * s, 4);
+        sum[j] = _mm256_add_epi32(
+            sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(w, _mm256_set1_epi32(four)), ones));
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      const __m256i exact = _mm256_sub_epi32(sum[j], _mm256_set1_epi32(Offset * a.qsum));
+      const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.d));
+      acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(exact)));
     }
   }
 #pragma GCC unroll 4
@@ -739,18 +780,24 @@ LLMUX_AVX2 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n)
     const __m256i sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
     const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), _mm256_permutevar8x32_epi32(bytes, order));
+    const int qsum = hsum_epi32(sum32);
     out[b].d = d;
-    out[b].sum = d * static_cast<float>(hsum_epi32(sum32));
+    out[b].sum = d * static_cast<float>(qsum);
+    out[b].qsum = qsum;
   }
 }
 
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
   static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>};
+  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_qn_0<1, 8>, packed_tile_qn_0<2, 8>};
+  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_qn_0<1, 16>, packed_tile_qn_0<2, 16>};
   static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
   static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
   switch (type) {
-    case WeightType::q8_0: case WeightType::q4_0: case WeightType::q5_0: return q8[tokens - 1];
+    case WeightType::q8_0: return q8[tokens - 1];
+    case WeightType::q4_0: return q4[tokens - 1];
+    case WeightType::q5_0: return q5[tokens - 1];
     case WeightType::q6_k: return q6k[tokens - 1];
     case WeightType::q4_k: return q4k[tokens - 1];
     default: return nullptr;

@@ -211,6 +211,7 @@ void quantize_act_q8_scalar(const float* x, ActQ8* out, std::int64_t n) noexcept
     }
     out[b].d = d;
     out[b].sum = d * static_cast<float>(sum);
+    out[b].qsum = sum;
   }
 }
 
@@ -344,7 +345,8 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
                                static_cast<std::size_t>(b) * layout->block_bytes;
       std::memcpy(out + 2 * k, block, 2);  // the half scale comes first in all three
-      // The block's 32 integers, as the scalar dot unpacks them (Q4_0/Q5_0: minus the offset).
+      // The block's 32 integers as stored (Q4_0/Q5_0: before their offset of 8 or 16 is taken
+      // away, which the kernel does once per block with the activations' sum).
       std::int8_t q[32];
       if (type == WeightType::q8_0) {
         std::memcpy(q, block + 2, 32);
@@ -353,15 +355,14 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
         std::uint32_t qh = 0;
         if (five) std::memcpy(&qh, block + 2, 4);
         const std::uint8_t* qs = u8(block + (five ? 6 : 2));
-        const int offset = five ? 16 : 8;
         for (int j = 0; j < 16; ++j) {
           int lo = qs[j] & 15, hi = qs[j] >> 4;
           if (five) {
             lo |= static_cast<int>((qh >> j) & 1u) << 4;
             hi |= static_cast<int>((qh >> (j + 16)) & 1u) << 4;
           }
-          q[j] = static_cast<std::int8_t>(lo - offset);
-          q[j + 16] = static_cast<std::int8_t>(hi - offset);
+          q[j] = static_cast<std::int8_t>(lo);
+          q[j + 16] = static_cast<std::int8_t>(hi);
         }
       }
       for (int s = 0; s < 8; ++s) std::memcpy(out + 16 + 32 * s + 4 * k, q + 4 * s, 4);

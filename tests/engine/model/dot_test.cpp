@@ -184,6 +184,7 @@ TEST(Dot, Avx2ActivationQuantizationEqualsTheScalarReference) {
     for (std::size_t i = 0; i < a.size(); ++i) {
       EXPECT_EQ(a[i].d, b[i].d) << "block " << i;
       EXPECT_EQ(a[i].sum, b[i].sum) << "block " << i;
+      EXPECT_EQ(a[i].qsum, b[i].qsum) << "block " << i;
       for (int j = 0; j < 32; ++j) ASSERT_EQ(a[i].q[j], b[i].q[j]) << "block " << i << " value " << j;
     }
   }
