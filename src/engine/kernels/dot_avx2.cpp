@@ -461,6 +461,43 @@ TileFn tile_of(int r, int t) noexcept {
   return table[r - 1][t - 1];
 }
 
+// Token j's activation block b (Act = ActQ8 or ActQ8K) of a packed kernel's input.
+template <class Act>
+inline const Act& act_block(const std::byte* act, std::size_t act_stride, int j, std::int64_t b) {
+  return reinterpret_cast<const Act*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+}
+
+// The packed kernels' float step per token, the scalar reference's: acc + (d_w * d_a) * sum.
+template <class Act, int T>
+LLMUX_AVX2 inline void add_scaled_sums(__m256 (&acc)[T], __m256 dw, const __m256i (&sum)[T],
+                                       const std::byte* act, std::size_t act_stride,
+                                       std::int64_t b) {
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) {
+    const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(act_block<Act>(act, act_stride, j, b).d));
+    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum[j])));
+  }
+}
+
+template <int T>
+LLMUX_AVX2 inline void zero(__m256 (&acc)[T]) {
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+}
+
+template <int T>
+LLMUX_AVX2 inline void zero(__m256i (&sum)[T]) {
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
+}
+
+// y[j * y_stride + k] = lane k of acc[j].
+template <int T>
+LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 (&acc)[T]) {
+#pragma GCC unroll 4
+  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+}
+
 // Packed Q8_0 (pack_rows, dot.hpp; Q4_0 and Q5_0 share the layout, with their values stored
 // as bytes, and have their own kernel below): per 32-column block, the 8 rows' half scales, then 8
 // slices of 32 bytes, slice g holding columns 4g..4g+3 of rows 0..7. One maddubs/madd on a
@@ -471,82 +508,44 @@ TileFn tile_of(int r, int t) noexcept {
 // without FMA, so the results are bit-identical to dot_function_scalar of the type.
 constexpr std::size_t kPackedQ8Block = 16 + 256;
 
-template <int T>
-LLMUX_AVX2 void packed_tile_q8_0(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
-  __m256 acc[T];
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedQ8Block) {
-    prefetch_ahead<kPackedQ8Block>(g);
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
-    __m256i sum[T];
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int s = 0; s < 8; ++s) {
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16 + 32 * s));
-      const __m256i aw = _mm256_sign_epi8(w, w);
-#pragma GCC unroll 4
-      for (int j = 0; j < T; ++j) {
-        const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
-        std::int32_t four;
-        std::memcpy(&four, a.q + 4 * s, 4);
-        const __m256i v = _mm256_sign_epi8(_mm256_set1_epi32(four), w);
-        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, v), ones));
-      }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) {
-      const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
-      const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.d));
-      acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum[j])));
-    }
-  }
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
-}
-
-// Packed Q4_0 and Q5_0: the layout above with the stored values (0..15, 0..31), unsigned, so
-// maddubs takes them directly (no sign tricks: pair sums stay below 2 * 31 * 127); the block's
-// offset term, Offset * sum(a), is taken from the exact integer sum once per block and token.
-// The integers equal the scalar dot's sum((q - Offset) * a); the float operations are its own.
+// Packed Q4_0 and Q5_0 (Offset 8 and 16) keep the stored values (0..15, 0..31), unsigned, so
+// maddubs takes them directly (pair sums stay below 2 * 31 * 127) and only Q8_0 (Offset 0)
+// needs the sign steps; their offset term, Offset * sum(a), is taken from the exact integer
+// sum once per block and token, which gives the scalar dot's sum((q - Offset) * a).
 template <int T, int Offset>
-LLMUX_AVX2 void packed_tile_qn_0(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                               std::int64_t n, float* y, std::int64_t y_stride) noexcept {
   __m256 acc[T];
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  zero(acc);
   const __m256i ones = _mm256_set1_epi16(1);
   for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedQ8Block) {
     prefetch_ahead<kPackedQ8Block>(g);
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     __m256i sum[T];
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
+    zero(sum);
 #pragma GCC unroll 8
     for (int s = 0; s < 8; ++s) {
       const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16 + 32 * s));
+      const __m256i u = Offset ? w : _mm256_sign_epi8(w, w);  // |w| for signed weights
 #pragma GCC unroll 4
       for (int j = 0; j < T; ++j) {
-        const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
         std::int32_t four;
-        std::memcpy(&four, a.q + 4 * s, 4);
-        sum[j] = _mm256_add_epi32(
-            sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(w, _mm256_set1_epi32(four)), ones));
+        std::memcpy(&four, act_block<ActQ8>(act, act_stride, j, b).q + 4 * s, 4);
+        __m256i v = _mm256_set1_epi32(four);
+        if constexpr (Offset == 0) v = _mm256_sign_epi8(v, w);
+        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones));
       }
     }
+    if constexpr (Offset != 0) {
 #pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) {
-      const ActQ8& a = reinterpret_cast<const ActQ8*>(act + static_cast<std::size_t>(j) * act_stride)[b];
-      const __m256i exact = _mm256_sub_epi32(sum[j], _mm256_set1_epi32(Offset * a.qsum));
-      const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.d));
-      acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(exact)));
+      for (int j = 0; j < T; ++j) {
+        sum[j] = _mm256_sub_epi32(
+            sum[j], _mm256_set1_epi32(Offset * act_block<ActQ8>(act, act_stride, j, b).qsum));
+      }
     }
+    add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
   }
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+  store_rows(y, y_stride, acc);
 }
 
 // Packed Q6_K: per 256-column super-block, the 8 rows' half scales d; then per 16-column
@@ -561,14 +560,12 @@ template <int T>
 LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
                                  std::int64_t n, float* y, std::int64_t y_stride) noexcept {
   __m256 acc[T];
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  zero(acc);
   for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ6KBlock) {
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     const std::byte* slices = g + 16 + 16 * 16;
     __m256i sum[T];
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
+    zero(sum);
     for (int i = 0; i < 16; ++i) {
       prefetch_ahead<128>(slices + 128 * i);
       const __m256i sc = _mm256_cvtepi8_epi16(
@@ -579,7 +576,7 @@ LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::
         const __m256i aw = _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
         for (int j = 0; j < T; ++j) {
-          const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+          const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
           std::int32_t four;
           std::memcpy(&four, a.q + 4 * s, 4);
           const __m256i v = _mm256_sign_epi8(_mm256_set1_epi32(four), w);
@@ -587,15 +584,9 @@ LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::
         }
       }
     }
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) {
-      const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
-      const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(a.d));
-      acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum[j])));
-    }
+    add_scaled_sums<ActQ8K>(acc, dw, sum, act, act_stride, b);
   }
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+  store_rows(y, y_stride, acc);
 }
 
 // Packed Q4_K: per 256-column super-block, the 8 rows' d, then dmin (halves); per 32-column
@@ -611,8 +602,7 @@ template <int T>
 LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
                                  std::int64_t n, float* y, std::int64_t y_stride) noexcept {
   __m256 acc[T];
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  zero(acc);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ4KBlock) {
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
@@ -626,7 +616,7 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
       sum[j] = _mm256_setzero_si256();
       // The activations' sums over each 32 values (int16, |s| <= 32 * 127) paired by
       // sub-block pairs, times the minimums' pairs.
-      const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
       std::int32_t pairs[4];
       _mm_storeu_si128(reinterpret_cast<__m128i*>(pairs),
                        _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
@@ -652,7 +642,7 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
 #pragma GCC unroll 4
         for (int j = 0; j < T; ++j) {
-          const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+          const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
           std::int32_t four0, four1;
           std::memcpy(&four0, a.q + 64 * i + 4 * c, 4);
           std::memcpy(&four1, a.q + 64 * i + 32 + 4 * c, 4);
@@ -664,15 +654,14 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
     }
 #pragma GCC unroll 4
     for (int j = 0; j < T; ++j) {
-      const ActQ8K& a = reinterpret_cast<const ActQ8K*>(act + static_cast<std::size_t>(j) * act_stride)[b];
+      const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
       const __m256 ad = _mm256_set1_ps(a.d);
       const __m256 x = _mm256_mul_ps(_mm256_mul_ps(d, ad), _mm256_cvtepi32_ps(sum[j]));
       const __m256 z = _mm256_mul_ps(_mm256_mul_ps(dmin, ad), _mm256_cvtepi32_ps(summ[j]));
       acc[j] = _mm256_add_ps(acc[j], _mm256_sub_ps(x, z));
     }
   }
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
+  store_rows(y, y_stride, acc);
 }
 
 // Eight floats of a cache row of f32 or f16 values.
@@ -789,9 +778,9 @@ LLMUX_AVX2 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n)
 
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
-  static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8_0<1>, packed_tile_q8_0<2>};
-  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_qn_0<1, 8>, packed_tile_qn_0<2, 8>};
-  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_qn_0<1, 16>, packed_tile_qn_0<2, 16>};
+  static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8<1, 0>, packed_tile_q8<2, 0>};
+  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_q8<1, 8>, packed_tile_q8<2, 8>};
+  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_q8<1, 16>, packed_tile_q8<2, 16>};
   static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
   static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
   switch (type) {
