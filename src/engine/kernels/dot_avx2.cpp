@@ -550,10 +550,12 @@ LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::si
 
 // Packed Q6_K: per 256-column super-block, the 8 rows' half scales d; then per 16-column
 // sub-block the rows' 8-bit scales, each twice (16 bytes: one int16 pair per row once
-// widened); then 64 slices of 32 bytes as above, holding the values minus 32. Each slice's
-// pair sums are multiplied by their sub-block scale in the same madd that widens them, so the
-// super-block's exact integer sum of sc * q * a comes out per row; then acc + (d * d_a) * sum
-// in the scalar reference's order: bit-identical to it.
+// widened); then 64 slices of 32 bytes as above, holding the stored 6-bit values (0..63,
+// unsigned, so maddubs takes them directly: pair sums stay below 2 * 63 * 127). Each slice's
+// pair sums are multiplied by their sub-block scale in the same madd that widens them; the
+// offset term 32 * sum(sc * sum(a over the sub-block)) is one madd per pair of sub-blocks with
+// the activations' 16-value sums. That is the scalar reference's exact integer
+// sum(sc * (sum(u * a) - 32 * bsums)); then acc + (d * d_a) * sum in its order: bit-identical.
 constexpr std::size_t kPackedQ6KBlock = 16 + 16 * 16 + 64 * 32;
 
 template <int T>
@@ -564,26 +566,41 @@ LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::
   for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ6KBlock) {
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     const std::byte* slices = g + 16 + 16 * 16;
-    __m256i sum[T];
+    __m256i sum[T], offset[T];
     zero(sum);
+    zero(offset);
+    __m256i sc_even = _mm256_setzero_si256();
     for (int i = 0; i < 16; ++i) {
       prefetch_ahead<128>(slices + 128 * i);
       const __m256i sc = _mm256_cvtepi8_epi16(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * i)));
-#pragma GCC unroll 4
-      for (int s = 4 * i; s < 4 * i + 4; ++s) {
-        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slices + 32 * s));
-        const __m256i aw = _mm256_sign_epi8(w, w);
+      if (i % 2 == 0) {
+        sc_even = sc;
+      } else {
+        // Per row (sc of sub-block i - 1, sc of sub-block i) against the pair of activation
+        // sums over those sub-blocks.
+        const __m256i pair = _mm256_blend_epi16(sc_even, sc, 0xAA);
 #pragma GCC unroll 4
         for (int j = 0; j < T; ++j) {
-          const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
+          std::int32_t bsums;
+          std::memcpy(&bsums, act_block<ActQ8K>(act, act_stride, j, b).bsums + i - 1, 4);
+          offset[j] = _mm256_add_epi32(offset[j], _mm256_madd_epi16(pair, _mm256_set1_epi32(bsums)));
+        }
+      }
+#pragma GCC unroll 4
+      for (int s = 4 * i; s < 4 * i + 4; ++s) {
+        const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slices + 32 * s));
+#pragma GCC unroll 4
+        for (int j = 0; j < T; ++j) {
           std::int32_t four;
-          std::memcpy(&four, a.q + 4 * s, 4);
-          const __m256i v = _mm256_sign_epi8(_mm256_set1_epi32(four), w);
-          sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, v), sc));
+          std::memcpy(&four, act_block<ActQ8K>(act, act_stride, j, b).q + 4 * s, 4);
+          sum[j] = _mm256_add_epi32(
+              sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_set1_epi32(four)), sc));
         }
       }
     }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) sum[j] = _mm256_sub_epi32(sum[j], _mm256_slli_epi32(offset[j], 5));
     add_scaled_sums<ActQ8K>(acc, dw, sum, act, act_stride, b);
   }
   store_rows(y, y_stride, acc);

@@ -265,7 +265,8 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
 
 namespace {
 
-// Q6_K: the super-block's 256 values minus 32, in column order, as the scalar dot pairs them.
+// Q6_K: the super-block's 256 stored 6-bit values (0..63), in column order, as the scalar dot
+// pairs them.
 void unpack_q6_k(const std::byte* w, std::int8_t* q) noexcept {
   const std::uint8_t* ql = u8(w);
   const std::uint8_t* qh = u8(w + 128);
@@ -273,10 +274,10 @@ void unpack_q6_k(const std::byte* w, std::int8_t* q) noexcept {
     for (int l = 0; l < 32; ++l) {
       const int base = 128 * half + l;
       const std::uint8_t lo0 = ql[64 * half + l], lo1 = ql[64 * half + l + 32], hi = qh[32 * half + l];
-      q[base] = static_cast<std::int8_t>(((lo0 & 15) | (((hi >> 0) & 3) << 4)) - 32);
-      q[base + 32] = static_cast<std::int8_t>(((lo1 & 15) | (((hi >> 2) & 3) << 4)) - 32);
-      q[base + 64] = static_cast<std::int8_t>(((lo0 >> 4) | (((hi >> 4) & 3) << 4)) - 32);
-      q[base + 96] = static_cast<std::int8_t>(((lo1 >> 4) | (((hi >> 6) & 3) << 4)) - 32);
+      q[base] = static_cast<std::int8_t>(((lo0 & 15) | (((hi >> 0) & 3) << 4)));
+      q[base + 32] = static_cast<std::int8_t>(((lo1 & 15) | (((hi >> 2) & 3) << 4)));
+      q[base + 64] = static_cast<std::int8_t>(((lo0 >> 4) | (((hi >> 4) & 3) << 4)));
+      q[base + 96] = static_cast<std::int8_t>(((lo1 >> 4) | (((hi >> 6) & 3) << 4)));
     }
   }
 }
