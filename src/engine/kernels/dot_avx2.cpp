@@ -16,46 +16,14 @@
 #include <cstring>
 #include <type_traits>
 
+#include "engine/kernels/avx2_common.hpp"
 #include "engine/kernels/half.hpp"
 #include "engine/kernels/kquant_scales.hpp"
-
-#define LLMUX_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace llmux::engine::kernels {
 namespace {
 
-LLMUX_AVX2 inline float load_half(const std::byte* p) {
-  std::uint16_t v;
-  std::memcpy(&v, p, 2);
-  return _cvtsh_ss(v);
-}
-
-LLMUX_AVX2 inline float hsum_ps(__m256 v) {
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_add_ss(x, _mm_movehdup_ps(x));
-  return _mm_cvtss_f32(x);
-}
-
-LLMUX_AVX2 inline int hsum_epi32(__m256i v) {
-  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
-  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
-  return _mm_cvtsi128_si32(x);
-}
-
-// Software prefetch this far ahead of the weights being read. A single-token product streams
-// every weight once from memory with little arithmetic per byte; the hardware prefetcher alone
-// left it at about 75% of the measured read bandwidth on 2 Zen 3 cores, 2 KiB ahead brought it
-// to about 95% (a prefetch past the end of a mapping does not fault).
-constexpr std::size_t kPrefetchBytes = 2048;
-// One prefetch per cache line of a block of Bytes bytes starting at w (at least one per call).
-template <int Bytes = 1>
-LLMUX_AVX2 inline void prefetch_ahead(const std::byte* w) {
-  for (int off = 0; off < Bytes; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes + off, _MM_HINT_T0);
-  }
-}
+using namespace avx2;
 
 // Eight int32 sums of 4 products each of unsigned bytes u (<= 128 after abs) and signed s.
 LLMUX_AVX2 inline __m256i dot_u8_s8(__m256i u, __m256i s) {
@@ -461,226 +429,6 @@ TileFn tile_of(int r, int t) noexcept {
   return table[r - 1][t - 1];
 }
 
-// Token j's activation block b (Act = ActQ8 or ActQ8K) of a packed kernel's input.
-template <class Act>
-inline const Act& act_block(const std::byte* act, std::size_t act_stride, int j, std::int64_t b) {
-  return reinterpret_cast<const Act*>(act + static_cast<std::size_t>(j) * act_stride)[b];
-}
-
-// The packed kernels' float step per token, the scalar reference's: acc + (d_w * d_a) * sum.
-template <class Act, int T>
-LLMUX_AVX2 inline void add_scaled_sums(__m256 (&acc)[T], __m256 dw, const __m256i (&sum)[T],
-                                       const std::byte* act, std::size_t act_stride,
-                                       std::int64_t b) {
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) {
-    const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(act_block<Act>(act, act_stride, j, b).d));
-    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum[j])));
-  }
-}
-
-template <int T>
-LLMUX_AVX2 inline void zero(__m256 (&acc)[T]) {
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
-}
-
-template <int T>
-LLMUX_AVX2 inline void zero(__m256i (&sum)[T]) {
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
-}
-
-// y[j * y_stride + k] = lane k of acc[j].
-template <int T>
-LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 (&acc)[T]) {
-#pragma GCC unroll 4
-  for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
-}
-
-// Packed Q8_0 (pack_rows, dot.hpp; Q4_0 and Q5_0 share the layout, with their values stored
-// as bytes, and have their own kernel below): per 32-column block, the 8 rows' half scales, then 8
-// slices of 32 bytes, slice g holding columns 4g..4g+3 of rows 0..7. One maddubs/madd on a
-// slice and 4 activation bytes broadcast to every lane yields 4 columns of all 8 rows at once,
-// lane k for row k, so the block's exact integer sums of 8 rows take 8 such steps and then one
-// conversion, with no horizontal sums; |w| and the slice are shared by T tokens. The float
-// operations per (row, token) are the scalar reference's, acc + (d_w * d_a) * sum in that order
-// without FMA, so the results are bit-identical to dot_function_scalar of the type.
-constexpr std::size_t kPackedQ8Block = 16 + 256;
-
-// Packed Q4_0 and Q5_0 (Offset 8 and 16) keep the stored values (0..15, 0..31), unsigned, so
-// maddubs takes them directly (pair sums stay below 2 * 31 * 127) and only Q8_0 (Offset 0)
-// needs the sign steps; their offset term, Offset * sum(a), is taken from the exact integer
-// sum once per block and token, which gives the scalar dot's sum((q - Offset) * a).
-template <int T, int Offset>
-LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                               std::int64_t n, float* y, std::int64_t y_stride) noexcept {
-  __m256 acc[T];
-  zero(acc);
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedQ8Block) {
-    prefetch_ahead<kPackedQ8Block>(g);
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
-    __m256i sum[T];
-    zero(sum);
-#pragma GCC unroll 8
-    for (int s = 0; s < 8; ++s) {
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16 + 32 * s));
-      const __m256i u = Offset ? w : _mm256_sign_epi8(w, w);  // |w| for signed weights
-#pragma GCC unroll 4
-      for (int j = 0; j < T; ++j) {
-        std::int32_t four;
-        std::memcpy(&four, act_block<ActQ8>(act, act_stride, j, b).q + 4 * s, 4);
-        __m256i v = _mm256_set1_epi32(four);
-        if constexpr (Offset == 0) v = _mm256_sign_epi8(v, w);
-        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones));
-      }
-    }
-    if constexpr (Offset != 0) {
-#pragma GCC unroll 4
-      for (int j = 0; j < T; ++j) {
-        sum[j] = _mm256_sub_epi32(
-            sum[j], _mm256_set1_epi32(Offset * act_block<ActQ8>(act, act_stride, j, b).qsum));
-      }
-    }
-    add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
-  }
-  store_rows(y, y_stride, acc);
-}
-
-// Packed Q6_K: per 256-column super-block, the 8 rows' half scales d; then per 16-column
-// sub-block the rows' 8-bit scales, each twice (16 bytes: one int16 pair per row once
-// widened); then 64 slices of 32 bytes as above, holding the stored 6-bit values (0..63,
-// unsigned, so maddubs takes them directly: pair sums stay below 2 * 63 * 127). Each slice's
-// pair sums are multiplied by their sub-block scale in the same madd that widens them; the
-// offset term 32 * sum(sc * sum(a over the sub-block)) is one madd per pair of sub-blocks with
-// the activations' 16-value sums. That is the scalar reference's exact integer
-// sum(sc * (sum(u * a) - 32 * bsums)); then acc + (d * d_a) * sum in its order: bit-identical.
-constexpr std::size_t kPackedQ6KBlock = 16 + 16 * 16 + 64 * 32;
-
-template <int T>
-LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
-  __m256 acc[T];
-  zero(acc);
-  for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ6KBlock) {
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
-    const std::byte* slices = g + 16 + 16 * 16;
-    __m256i sum[T], offset[T];
-    zero(sum);
-    zero(offset);
-    __m256i sc_even = _mm256_setzero_si256();
-    for (int i = 0; i < 16; ++i) {
-      prefetch_ahead<128>(slices + 128 * i);
-      const __m256i sc = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * i)));
-      if (i % 2 == 0) {
-        sc_even = sc;
-      } else {
-        // Per row (sc of sub-block i - 1, sc of sub-block i) against the pair of activation
-        // sums over those sub-blocks.
-        const __m256i pair = _mm256_blend_epi16(sc_even, sc, 0xAA);
-#pragma GCC unroll 4
-        for (int j = 0; j < T; ++j) {
-          std::int32_t bsums;
-          std::memcpy(&bsums, act_block<ActQ8K>(act, act_stride, j, b).bsums + i - 1, 4);
-          offset[j] = _mm256_add_epi32(offset[j], _mm256_madd_epi16(pair, _mm256_set1_epi32(bsums)));
-        }
-      }
-#pragma GCC unroll 4
-      for (int s = 4 * i; s < 4 * i + 4; ++s) {
-        const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slices + 32 * s));
-#pragma GCC unroll 4
-        for (int j = 0; j < T; ++j) {
-          std::int32_t four;
-          std::memcpy(&four, act_block<ActQ8K>(act, act_stride, j, b).q + 4 * s, 4);
-          sum[j] = _mm256_add_epi32(
-              sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_set1_epi32(four)), sc));
-        }
-      }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) sum[j] = _mm256_sub_epi32(sum[j], _mm256_slli_epi32(offset[j], 5));
-    add_scaled_sums<ActQ8K>(acc, dw, sum, act, act_stride, b);
-  }
-  store_rows(y, y_stride, acc);
-}
-
-// Packed Q4_K: per 256-column super-block, the 8 rows' d, then dmin (halves); per 32-column
-// sub-block the rows' scales, each twice (16 bytes); per pair of sub-blocks the rows' minimums
-// as int16 pairs (32 bytes); then per pair of sub-blocks 8 vectors of 32 bytes whose low
-// nibbles are a slice of the first (columns 4c..4c+3 of rows 0..7) and whose high nibbles the
-// same slice of the second. The values are unsigned, so maddubs takes them directly; the
-// minimums' term sum(m * sum(a)) is one madd per pair of sub-blocks with the activations'
-// 32-value sums. Float operations as the scalar reference's: bit-identical to it.
-constexpr std::size_t kPackedQ4KBlock = 32 + 8 * 16 + 4 * 32 + 4 * 8 * 32;
-
-template <int T>
-LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
-  __m256 acc[T];
-  zero(acc);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ4KBlock) {
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
-    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
-    const std::byte* scales = g + 32;
-    const std::byte* mins = scales + 8 * 16;
-    const std::byte* quants = mins + 4 * 32;
-    __m256i sum[T], summ[T];
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) {
-      sum[j] = _mm256_setzero_si256();
-      // The activations' sums over each 32 values (int16, |s| <= 32 * 127) paired by
-      // sub-block pairs, times the minimums' pairs.
-      const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
-      std::int32_t pairs[4];
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(pairs),
-                       _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8))));
-      __m256i m = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) {
-        const __m256i mi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins + 32 * i));
-        m = _mm256_add_epi32(m, _mm256_madd_epi16(mi, _mm256_set1_epi32(pairs[i])));
-      }
-      summ[j] = m;
-    }
-    for (int i = 0; i < 4; ++i) {
-      prefetch_ahead<256>(quants + 256 * i);
-      const __m256i sc0 = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 32 * i)));
-      const __m256i sc1 = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 32 * i + 16)));
-#pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 256 * i + 32 * c));
-        const __m256i lo = _mm256_and_si256(v, low4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-#pragma GCC unroll 4
-        for (int j = 0; j < T; ++j) {
-          const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
-          std::int32_t four0, four1;
-          std::memcpy(&four0, a.q + 64 * i + 4 * c, 4);
-          std::memcpy(&four1, a.q + 64 * i + 32 + 4 * c, 4);
-          const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(four0)), sc0);
-          const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(four1)), sc1);
-          sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(p0, p1));
-        }
-      }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) {
-      const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
-      const __m256 ad = _mm256_set1_ps(a.d);
-      const __m256 x = _mm256_mul_ps(_mm256_mul_ps(d, ad), _mm256_cvtepi32_ps(sum[j]));
-      const __m256 z = _mm256_mul_ps(_mm256_mul_ps(dmin, ad), _mm256_cvtepi32_ps(summ[j]));
-      acc[j] = _mm256_add_ps(acc[j], _mm256_sub_ps(x, z));
-    }
-  }
-  store_rows(y, y_stride, acc);
-}
-
 // Eight floats of a cache row of f32 or f16 values.
 template <bool Half>
 LLMUX_AVX2 inline __m256 load8(const std::byte* p) {
@@ -793,23 +541,6 @@ LLMUX_AVX2 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n)
   }
 }
 
-PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
-  if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
-  static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8<1, 0>, packed_tile_q8<2, 0>};
-  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_q8<1, 8>, packed_tile_q8<2, 8>};
-  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_q8<1, 16>, packed_tile_q8<2, 16>};
-  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
-  static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
-  switch (type) {
-    case WeightType::q8_0: return q8[tokens - 1];
-    case WeightType::q4_0: return q4[tokens - 1];
-    case WeightType::q5_0: return q5[tokens - 1];
-    case WeightType::q6_k: return q6k[tokens - 1];
-    case WeightType::q4_k: return q4k[tokens - 1];
-    default: return nullptr;
-  }
-}
-
 TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
   if (!cpu_has_avx2() || rows < 1 || rows > kTileRows || tokens < 1 || tokens > kTileTokens) {
     return nullptr;
@@ -862,7 +593,6 @@ bool cpu_has_avx2() noexcept { return false; }
 AxpyFn axpy_function(WeightType type) noexcept { return axpy_function_scalar(type); }
 DotFn dot_function_avx2(WeightType) noexcept { return nullptr; }
 TileFn tile_function(WeightType, int, int) noexcept { return nullptr; }
-PackedTileFn packed_tile_function(WeightType, int) noexcept { return nullptr; }
 ScoresFn scores_function_avx2(WeightType) noexcept { return nullptr; }
 WeightedSumFn weighted_sum_function_avx2(WeightType) noexcept { return nullptr; }
 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n) noexcept {
