@@ -70,10 +70,14 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
 
 // Packed weights: groups of kPackRows rows rearranged at load time so that one vector
 // instruction computes the same columns of all rows of the group (each weight is still read
-// once per product). Q8_0, Q4_0 and Q5_0 have a packed form, where the CPU has its kernel:
-// 8-bit values and half scales, 272 bytes per 32 columns of 8 rows (Q8_0's size; 1.5x Q5_0's
-// and 1.9x Q4_0's, traded for products that no longer unpack nibbles and bits).
-// The packed kernels are bit-identical to the type's scalar reference dot
+// once per product). Q8_0, Q4_0, Q5_0, Q4_K and Q6_K have a packed form where the CPU has its
+// kernels. Q8_0, Q4_K and Q6_K are packed as bytes (Q6_K 1.38x its file size, Q4_K 1.14x);
+// Q4_0 and Q5_0 compact, in exactly their file's bytes (nibbles, and Q5_0's fifth bits as bit
+// planes), which their single-token kernels unpack in registers: a single token's product
+// waits on memory, so fewer bytes make it faster. Products of several tokens first expand
+// each group once (expand_packed) into bytes, Q8_0's layout, and run expanded_tile_function's
+// kernels on those.
+// Every packed kernel is bit-identical to the type's scalar reference dot
 // (dot_function_scalar) for every (row, token), whatever the number of tokens.
 inline constexpr int kPackRows = 8;
 inline constexpr int kPackedTokens = 2;
@@ -87,8 +91,15 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
 // the tokens' quantized activations at act + j * act_stride.
 using PackedTileFn = void (*)(const std::byte* group, const std::byte* act, std::size_t act_stride,
                               std::int64_t n, float* y, std::int64_t y_stride) noexcept;
-// The kernel for 1..kPackedTokens tokens, or null when there is none.
+// The kernel for 1..kPackedTokens tokens on packed groups, or null when there is none.
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept;
+// Bytes of one expanded group of n values, or 0 when the type's packed groups are read as
+// they are (no expansion).
+std::size_t packed_expanded_bytes(WeightType type, std::int64_t n) noexcept;
+// Expands a packed group (pack_rows) into packed_expanded_bytes(type, n) bytes.
+void expand_packed(WeightType type, const std::byte* group, std::int64_t n, std::byte* out) noexcept;
+// The kernel for 1..kPackedTokens tokens on expanded groups, or null when there is none.
+PackedTileFn expanded_tile_function(WeightType type, int tokens) noexcept;
 
 // y[i] += a * x[i] for n values of x stored as f32 or f16 (the attention's weighted sum of V).
 using AxpyFn = void (*)(float a, const std::byte* x, float* y, std::int64_t n) noexcept;

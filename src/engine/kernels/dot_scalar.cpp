@@ -260,7 +260,16 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
   if (type == WeightType::q4_k) {  // d and dmin, scales, minimums, 32 double slices
     return static_cast<std::size_t>(n / 256) * (32 + 8 * 16 + 4 * 32 + 4 * 8 * 32);
   }
+  if (type == WeightType::q4_0) return static_cast<std::size_t>(n / 32) * (16 + 128);
+  if (type == WeightType::q5_0) return static_cast<std::size_t>(n / 32) * (16 + 128 + 32);
   return static_cast<std::size_t>(n / 32) * (16 + 256);  // per block: scales, then 8 slices
+}
+
+std::size_t packed_expanded_bytes(WeightType type, std::int64_t n) noexcept {
+  if (!packed_tile_function(type, 1) || (type != WeightType::q4_0 && type != WeightType::q5_0)) {
+    return 0;
+  }
+  return static_cast<std::size_t>(n / 32) * (16 + 256);  // Q8_0's layout
 }
 
 namespace {
@@ -341,32 +350,45 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
   if (!layout || (type != WeightType::q8_0 && type != WeightType::q4_0 && type != WeightType::q5_0)) {
     return;
   }
-  for (std::int64_t b = 0; b < n / 32; ++b, out += 16 + 256) {
+  const std::size_t out_block = packed_group_bytes(type, 32);
+  for (std::int64_t b = 0; b < n / 32; ++b, out += out_block) {
     for (int k = 0; k < kPackRows; ++k) {
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
                                static_cast<std::size_t>(b) * layout->block_bytes;
       std::memcpy(out + 2 * k, block, 2);  // the half scale comes first in all three
-      // The block's 32 integers as stored (Q4_0/Q5_0: before their offset of 8 or 16 is taken
-      // away, which the kernel does once per block with the activations' sum).
-      std::int8_t q[32];
       if (type == WeightType::q8_0) {
-        std::memcpy(q, block + 2, 32);
-      } else {
-        const bool five = type == WeightType::q5_0;
-        std::uint32_t qh = 0;
-        if (five) std::memcpy(&qh, block + 2, 4);
-        const std::uint8_t* qs = u8(block + (five ? 6 : 2));
-        for (int j = 0; j < 16; ++j) {
-          int lo = qs[j] & 15, hi = qs[j] >> 4;
-          if (five) {
-            lo |= static_cast<int>((qh >> j) & 1u) << 4;
-            hi |= static_cast<int>((qh >> (j + 16)) & 1u) << 4;
-          }
-          q[j] = static_cast<std::int8_t>(lo);
-          q[j + 16] = static_cast<std::int8_t>(hi);
-        }
+        // 8 slices of 32 bytes, slice s holding columns 4s..4s+3 of rows 0..7.
+        for (int s = 0; s < 8; ++s) std::memcpy(out + 16 + 32 * s + 4 * k, block + 2 + 4 * s, 4);
+        continue;
       }
-      for (int s = 0; s < 8; ++s) std::memcpy(out + 16 + 32 * s + 4 * k, q + 4 * s, 4);
+      // Q4_0/Q5_0: the block's 32 integers as stored (before their offset of 8 or 16 is taken
+      // away, which the kernels do once per block with the activations' sum).
+      const bool five = type == WeightType::q5_0;
+      std::uint32_t qh = 0;
+      if (five) std::memcpy(&qh, block + 2, 4);
+      const std::uint8_t* qs = u8(block + (five ? 6 : 2));
+      std::uint8_t q[32];
+      for (int j = 0; j < 16; ++j) {
+        q[j] = static_cast<std::uint8_t>((qs[j] & 15) | (((qh >> j) & 1u) << 4));
+        q[j + 16] = static_cast<std::uint8_t>((qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4));
+      }
+      // The slices as in Q8_0's layout, lane L = 4k + c of slice s holding column 4s + c of
+      // row k; 32-byte vector v (0..3) holds slice v in its low nibbles and slice v + 4 in its
+      // high nibbles. Q5_0's fifth bits follow as one 64-bit word per vector v, laid out for
+      // shifts by whole 64-bit lanes: lane L = 8e + i (e = L / 8) of slice v is bit
+      // 8i + 4 + e, of slice v + 4 bit 8i + e.
+      for (int v = 0; v < 4; ++v) {
+        std::uint64_t bits = 0;
+        if (five && k > 0) std::memcpy(&bits, out + 16 + 128 + 8 * v, 8);  // rows before k
+        for (int c = 0; c < 4; ++c) {
+          const int lane = 4 * k + c, e = lane / 8, i = lane % 8;
+          const std::uint8_t lo = q[4 * v + c], hi = q[4 * (v + 4) + c];
+          out[16 + 32 * v + lane] = static_cast<std::byte>((lo & 15) | ((hi & 15) << 4));
+          bits |= static_cast<std::uint64_t>(lo >> 4) << (8 * i + 4 + e);
+          bits |= static_cast<std::uint64_t>(hi >> 4) << (8 * i + e);
+        }
+        if (five) std::memcpy(out + 16 + 128 + 8 * v, &bits, 8);
+      }
     }
   }
 }

@@ -113,6 +113,8 @@ struct Product {
   TileFn tiles[kTileRows][kTileTokens];  // [0][0] null: no tiles
   PackedTileFn packed[kPackedTokens];    // [0] null: not packed
   std::size_t group_bytes;
+  PackedTileFn expanded[kPackedTokens];  // [0] null: groups read as packed
+  std::size_t expanded_bytes;
 };
 
 struct Inputs {
@@ -122,9 +124,16 @@ struct Inputs {
   const std::byte* act;  // quantized activations, or null (float activations)
   std::size_t act_stride;
   float* rows;  // dequantized rows, one per worker (full precision), or null
+  std::byte* expanded;  // an expanded packed group per worker, expanded_stride bytes each
+  std::size_t expanded_stride;
 };
 
-void packed_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::int64_t r_end) {
+// Tiles of at least this many tokens expand compact packed groups (expand_packed) once and run
+// the byte kernels; fewer tokens unpack in registers.
+constexpr std::int64_t kExpandTokens = 2;
+
+void packed_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::int64_t r_end,
+                 int worker) {
   const Matrix& w = *p.w;
   const std::int64_t packed_end = w.rows / kPackRows * kPackRows;
   for (std::int64_t t0 = 0; t0 < in.n_tokens; t0 += kTokensPerTile) {
@@ -132,10 +141,17 @@ void packed_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::
     for (std::int64_t r = r_begin; r < r_end;) {
       if (r + kPackRows <= packed_end) {
         const std::byte* group = w.packed + p.group_bytes * static_cast<std::size_t>(r / kPackRows);
+        const PackedTileFn* kernels = p.packed;
+        if (p.expanded[0] && t1 - t0 >= kExpandTokens) {
+          std::byte* out = in.expanded + in.expanded_stride * static_cast<std::size_t>(worker);
+          expand_packed(w.type, group, w.cols, out);
+          group = out;
+          kernels = p.expanded;
+        }
         for (std::int64_t t = t0; t < t1; t += kPackedTokens) {
           const int nt = static_cast<int>(std::min<std::int64_t>(kPackedTokens, t1 - t));
-          p.packed[nt - 1](group, in.act + in.act_stride * static_cast<std::size_t>(t),
-                           in.act_stride, w.cols, p.y + t * p.y_stride + r, p.y_stride);
+          kernels[nt - 1](group, in.act + in.act_stride * static_cast<std::size_t>(t),
+                          in.act_stride, w.cols, p.y + t * p.y_stride + r, p.y_stride);
         }
         r += kPackRows;
       } else {  // the rows past the last whole group
@@ -211,7 +227,7 @@ void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n
   const std::int64_t cols = w0.cols;
   const bool float_weights = kind == ActKind::f32;
   const bool quantize = integer && !float_weights;
-  Inputs in{x, x_stride, n_tokens, nullptr, 0, nullptr};
+  Inputs in{x, x_stride, n_tokens, nullptr, 0, nullptr, nullptr, 0};
   // Activations of every token, quantized once for all the products.
   if (quantize) {
     in.act_stride = kind == ActKind::q8 ? static_cast<std::size_t>(cols / 32) * sizeof(ActQ8)
@@ -258,17 +274,27 @@ void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n
     const Matrix& w = *outs[i].w;
     Product& p = products[i];
     p = Product{&w, outs[i].y, outs[i].y_stride, n_tasks, (w.rows + kRowsPerTask - 1) / kRowsPerTask,
-                dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type), {}, {}, 0};
+                dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type), {}, {}, 0, {}, 0};
     n_tasks += p.n_tasks;
     if (quantize && w.packed) {
       for (int j = 0; j < kPackedTokens; ++j) p.packed[j] = packed_tile_function(w.type, j + 1);
       p.group_bytes = packed_group_bytes(w.type, w.cols);
+      p.expanded_bytes = n_tokens >= kExpandTokens ? packed_expanded_bytes(w.type, w.cols) : 0;
+      if (p.expanded_bytes) {
+        for (int j = 0; j < kPackedTokens; ++j) p.expanded[j] = expanded_tile_function(w.type, j + 1);
+        in.expanded_stride = std::max(in.expanded_stride, p.expanded_bytes);
+      }
     } else if (quantize && n_tokens > 1 && tile_function(w.type, kTileRows, kTileTokens)) {
       // Register tiles of kTileRows rows x kTileTokens tokens (bit-identical to the dots).
       for (int r = 0; r < kTileRows; ++r) {
         for (int t = 0; t < kTileTokens; ++t) p.tiles[r][t] = tile_function(w.type, r + 1, t + 1);
       }
     }
+  }
+  if (in.expanded_stride) {
+    const std::size_t need = static_cast<std::size_t>(pool.size()) * in.expanded_stride;
+    if (scratch.expanded.size() < need) scratch.expanded.resize(need);
+    in.expanded = scratch.expanded.data();
   }
   const std::size_t n_products = outs.size();
   pool.parallel_for(n_tasks, [&](std::int64_t task, int worker) {
@@ -278,7 +304,7 @@ void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n
     const std::int64_t r_begin = (task - p.first_task) * kRowsPerTask;
     const std::int64_t r_end = std::min(p.w->rows, r_begin + kRowsPerTask);
     if (p.packed[0]) {
-      packed_rows(p, in, r_begin, r_end);
+      packed_rows(p, in, r_begin, r_end, worker);
     } else if (p.tiles[0][0]) {
       tiled_rows(p, in, r_begin, r_end);
     } else {

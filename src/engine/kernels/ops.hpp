@@ -61,6 +61,7 @@ float dot(const float* a, const float* b, std::int64_t n) noexcept;
 struct MatmulScratch {
   std::vector<float> rows;        // one dequantized weight row per thread (full precision)
   std::vector<std::byte> act;     // the tokens' quantized activations (integer paths)
+  std::vector<std::byte> expanded;  // one expanded packed group per thread (dot.hpp)
 };
 
 // y[t * y_stride + r] = dot(W.row(r), x + t * x_stride) for t < n_tokens, r < W.rows.

@@ -54,8 +54,8 @@ LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 
   for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
 }
 
-// Packed Q8_0 (pack_rows, dot.hpp; Q4_0 and Q5_0 share the layout, with their values stored
-// as bytes, and have their own kernel below): per 32-column block, the 8 rows' half scales, then 8
+// Packed Q8_0 (pack_rows, dot.hpp; Q4_0 and Q5_0 expanded by expand_packed share the layout,
+// with their values stored as unsigned bytes): per 32-column block, the 8 rows' half scales, then 8
 // slices of 32 bytes, slice g holding columns 4g..4g+3 of rows 0..7. One maddubs/madd on a
 // slice and 4 activation bytes broadcast to every lane yields 4 columns of all 8 rows at once,
 // lane k for row k, so the block's exact integer sums of 8 rows take 8 such steps and then one
@@ -64,7 +64,7 @@ LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 
 // without FMA, so the results are bit-identical to dot_function_scalar of the type.
 constexpr std::size_t kPackedQ8Block = 16 + 256;
 
-// Packed Q4_0 and Q5_0 (Offset 8 and 16) keep the stored values (0..15, 0..31), unsigned, so
+// Expanded Q4_0 and Q5_0 (Offset 8 and 16) keep the stored values (0..15, 0..31), unsigned, so
 // maddubs takes them directly (pair sums stay below 2 * 31 * 127) and only Q8_0 (Offset 0)
 // needs the sign steps; their offset term, Offset * sum(a), is taken from the exact integer
 // sum once per block and token, which gives the scalar dot's sum((q - Offset) * a).
@@ -102,6 +102,83 @@ LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::si
     add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
   }
   store_rows(y, y_stride, acc);
+}
+
+// Packed Q4_0 and Q5_0 (Offset 8 and 16), compact (pack_rows, dot_scalar.cpp): per 32-column
+// block, the 8 rows' half scales, then 4 vectors of 32 bytes whose low nibbles are slices 0..3
+// of Q8_0's layout and whose high nibbles slices 4..7, then for Q5_0 the fifth bits, one 64-bit
+// word per vector. The words are laid out so that shifting a word broadcast to the 4 lanes by
+// (0, 1, 2, 3) bits right puts every low slice's fifth bit at bit 4 of its byte, and by
+// (4, 3, 2, 1) bits left every high slice's. Then as packed_tile_q8 (unsigned values, offset
+// term from the activations' exact sums): bit-identical to the scalar reference.
+template <int Offset>
+constexpr std::size_t kPackedNibbleBlock = 16 + 128 + (Offset == 16 ? 32 : 0);
+
+// Vector v of a compact block as the byte slices v (lo) and v + 4 (hi) of Q8_0's layout.
+template <int Offset>
+LLMUX_AVX2 inline void unpack_slices(const std::byte* block, int v, __m256i& lo, __m256i& hi) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * v));
+  lo = _mm256_and_si256(x, low4);
+  hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
+  if constexpr (Offset == 16) {
+    std::int64_t word;
+    std::memcpy(&word, block + 16 + 128 + 8 * v, 8);
+    const __m256i bits = _mm256_set1_epi64x(word);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_srlv_epi64(bits, _mm256_setr_epi64x(0, 1, 2, 3)), bit4));
+    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_sllv_epi64(bits, _mm256_setr_epi64x(4, 3, 2, 1)), bit4));
+  }
+}
+
+template <int T, int Offset>
+LLMUX_AVX2 void packed_tile_nibbles(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                    std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  __m256 acc[T];
+  zero(acc);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedNibbleBlock<Offset>) {
+    prefetch_ahead<kPackedNibbleBlock<Offset>>(g);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    __m256i sum[T];
+    zero(sum);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      __m256i lo, hi;
+      unpack_slices<Offset>(g, v, lo, hi);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; ++j) {
+        const ActQ8& a = act_block<ActQ8>(act, act_stride, j, b);
+        std::int32_t four_lo, four_hi;
+        std::memcpy(&four_lo, a.q + 4 * v, 4);
+        std::memcpy(&four_hi, a.q + 16 + 4 * v, 4);
+        const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(four_lo));
+        const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(four_hi));
+        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_add_epi16(p_lo, p_hi), ones));
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      sum[j] = _mm256_sub_epi32(
+          sum[j], _mm256_set1_epi32(Offset * act_block<ActQ8>(act, act_stride, j, b).qsum));
+    }
+    add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
+  }
+  store_rows(y, y_stride, acc);
+}
+
+template <int Offset>
+LLMUX_AVX2 void expand_nibbles(const std::byte* g, std::int64_t n, std::byte* out) noexcept {
+  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedNibbleBlock<Offset>, out += kPackedQ8Block) {
+    std::memcpy(out, g, 16);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      __m256i lo, hi;
+      unpack_slices<Offset>(g, v, lo, hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 + 32 * v), lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 + 32 * (v + 4)), hi);
+    }
+  }
 }
 
 // Packed Q6_K: per 256-column super-block, the 8 rows' half scales d; then per 16-column
@@ -242,8 +319,8 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
   static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8<1, 0>, packed_tile_q8<2, 0>};
-  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_q8<1, 8>, packed_tile_q8<2, 8>};
-  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_q8<1, 16>, packed_tile_q8<2, 16>};
+  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_nibbles<1, 8>, packed_tile_nibbles<2, 8>};
+  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_nibbles<1, 16>, packed_tile_nibbles<2, 16>};
   static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
   static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
   switch (type) {
@@ -256,12 +333,32 @@ PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   }
 }
 
+void expand_packed(WeightType type, const std::byte* group, std::int64_t n, std::byte* out) noexcept {
+  if (!cpu_has_avx2()) return;
+  if (type == WeightType::q4_0) expand_nibbles<8>(group, n, out);
+  if (type == WeightType::q5_0) expand_nibbles<16>(group, n, out);
+}
+
+PackedTileFn expanded_tile_function(WeightType type, int tokens) noexcept {
+  if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
+  // Q8_0's layout with the unsigned values and offsets of packed_tile_q8.
+  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_q8<1, 8>, packed_tile_q8<2, 8>};
+  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_q8<1, 16>, packed_tile_q8<2, 16>};
+  switch (type) {
+    case WeightType::q4_0: return q4[tokens - 1];
+    case WeightType::q5_0: return q5[tokens - 1];
+    default: return nullptr;
+  }
+}
+
 }  // namespace llmux::engine::kernels
 
 #else
 
 namespace llmux::engine::kernels {
 PackedTileFn packed_tile_function(WeightType, int) noexcept { return nullptr; }
+void expand_packed(WeightType, const std::byte*, std::int64_t, std::byte*) noexcept {}
+PackedTileFn expanded_tile_function(WeightType, int) noexcept { return nullptr; }
 }  // namespace llmux::engine::kernels
 
 #endif

@@ -220,21 +220,37 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
         k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
       }
     }
+    // Q4_0 and Q5_0 are packed compact, in their file's bytes, and expanded for several tokens.
+    const bool compact = type == WeightType::q4_0 || type == WeightType::q5_0;
+    if (compact) {
+      EXPECT_EQ(packed.size(), k::kPackRows * rb) << name_of(type);
+    }
+    std::vector<std::byte> expanded(k::packed_expanded_bytes(type, n));
+    EXPECT_EQ(expanded.empty(), !compact) << name_of(type);
+    if (!expanded.empty()) k::expand_packed(type, packed.data(), n, expanded.data());
     const k::DotFn reference = k::dot_function_scalar(type);
-    for (int t = 1; t <= k::kPackedTokens; ++t) {
-      const k::PackedTileFn kernel = k::packed_tile_function(type, t);
-      ASSERT_NE(kernel, nullptr);
-      std::vector<float> y(static_cast<std::size_t>(k::kPackedTokens * k::kPackRows), -1.0f);
-      kernel(packed.data(), act.data(), as, n, y.data(), k::kPackRows);
-      for (int j = 0; j < k::kPackedTokens; ++j) {
-        for (int i = 0; i < k::kPackRows; ++i) {
-          const float got = y[static_cast<std::size_t>(j * k::kPackRows + i)];
-          if (j >= t) {
-            EXPECT_EQ(got, -1.0f) << "written past the tokens";
-            continue;
+    for (bool expand : {false, true}) {
+      if (expand && expanded.empty()) {
+        EXPECT_EQ(k::expanded_tile_function(type, 1), nullptr) << name_of(type);
+        continue;
+      }
+      for (int t = 1; t <= k::kPackedTokens; ++t) {
+        const k::PackedTileFn kernel =
+            expand ? k::expanded_tile_function(type, t) : k::packed_tile_function(type, t);
+        ASSERT_NE(kernel, nullptr);
+        std::vector<float> y(static_cast<std::size_t>(k::kPackedTokens * k::kPackRows), -1.0f);
+        kernel(expand ? expanded.data() : packed.data(), act.data(), as, n, y.data(), k::kPackRows);
+        for (int j = 0; j < k::kPackedTokens; ++j) {
+          for (int i = 0; i < k::kPackRows; ++i) {
+            const float got = y[static_cast<std::size_t>(j * k::kPackRows + i)];
+            if (j >= t) {
+              EXPECT_EQ(got, -1.0f) << "written past the tokens";
+              continue;
+            }
+            EXPECT_EQ(got, reference(w.data() + i * rb, act.data() + j * as, n))
+                << name_of(type) << " n=" << n << " tokens " << t << " row " << i << " token " << j
+                << (expand ? " expanded" : "");
           }
-          EXPECT_EQ(got, reference(w.data() + i * rb, act.data() + j * as, n))
-              << name_of(type) << " n=" << n << " tokens " << t << " row " << i << " token " << j;
         }
       }
     }
