@@ -1,6 +1,7 @@
 #include "engine/kernels/ops.hpp"
 
 #include "engine/kernels/dot.hpp"
+#include "engine/kernels/exp.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -339,20 +340,11 @@ void rope(float* head, std::int64_t rope_dim, const float* cos, const float* sin
 void softmax(float* x, std::int64_t n) noexcept {
   if (n <= 0) return;
   const float max = *std::max_element(x, x + n);
+  exp_sub(x, max, x, n);
   double sum = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - max);
-    sum += x[i];
-  }
+  for (std::int64_t i = 0; i < n; ++i) sum += x[i];
   const float inv = static_cast<float>(1.0 / sum);
   for (std::int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
-void swiglu(const float* gate, const float* up, float* out, std::int64_t n) noexcept {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
 }
 
 }  // namespace llmux::engine::kernels

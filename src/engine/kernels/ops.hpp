@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/kernels/dequant.hpp"
+#include "engine/kernels/exp.hpp"  // swiglu
 #include "engine/kernels/thread_pool.hpp"
 
 namespace llmux::engine::kernels {
@@ -94,10 +95,7 @@ void rms_norm(const float* x, const float* weight, float* y, std::int64_t n, flo
 void rope(float* head, std::int64_t rope_dim, const float* cos, const float* sin,
           bool neox) noexcept;
 
-// In-place softmax over n values (max-subtracted, sum in double).
+// In-place softmax over n values (max-subtracted, exp.hpp's e^x, sum in double).
 void softmax(float* x, std::int64_t n) noexcept;
-
-// out[i] = silu(gate[i]) * up[i]
-void swiglu(const float* gate, const float* up, float* out, std::int64_t n) noexcept;
 
 }  // namespace llmux::engine::kernels

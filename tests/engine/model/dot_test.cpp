@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -449,6 +450,80 @@ TEST(ThreadPool, OthersTakeOverTheShareOfAStalledThread) {
     }
   });
   EXPECT_GE(by_caller.load(), n / 2 + n / 4);
+}
+
+// Distance of f from the exact value in units of the float spacing at the exact value.
+double ulps(float f, double exact) {
+  if (std::isinf(exact) || exact > 3.4028234663852886e38) return std::isinf(f) ? 0 : 1e9;
+  const double a = std::fabs(exact);
+  const double spacing = a < 1.1754943508222875e-38 ? std::ldexp(1.0, -149)
+                                                    : std::ldexp(1.0, std::ilogb(a) - 23);
+  return std::fabs(static_cast<double>(f) - exact) / spacing;
+}
+
+TEST(Exp, WithinOneUlpOfTheExactValueOverTheWholeRange) {
+  double worst = 0;
+  float worst_x = 0;
+  std::int64_t checked = 0;
+  // Every 251st float from -105 to +90 (negative floats counting up from -105 by bit pattern),
+  // across the subnormal results below -87.3 and the overflow above 88.72.
+  const auto sweep = [&](float from, float to) {
+    std::uint32_t a, b;
+    std::memcpy(&a, &from, 4);
+    std::memcpy(&b, &to, 4);
+    for (std::uint32_t bits = std::min(a, b); bits <= std::max(a, b); bits += 251) {
+      float x;
+      std::memcpy(&x, &bits, 4);
+      const double e = ulps(k::exp_scalar(x), std::exp(static_cast<double>(x)));
+      ++checked;
+      if (e > worst) worst = e, worst_x = x;
+    }
+  };
+  sweep(-0.0f, -105.0f);
+  sweep(0.0f, 90.0f);
+  EXPECT_GT(checked, 8'000'000);
+  // Measured worst: 1.032 ulp (the rounding of the reduced argument, then of the last sum).
+  EXPECT_LE(worst, 1.05) << "at x = " << worst_x;
+  EXPECT_EQ(k::exp_scalar(0.0f), 1.0f);
+  EXPECT_EQ(k::exp_scalar(-0.0f), 1.0f);
+  EXPECT_EQ(k::exp_scalar(1.0f), std::exp(1.0f));
+  EXPECT_EQ(k::exp_scalar(-INFINITY), 0.0f);
+  EXPECT_EQ(k::exp_scalar(-200.0f), 0.0f);
+  EXPECT_EQ(k::exp_scalar(INFINITY), INFINITY);
+  EXPECT_EQ(k::exp_scalar(89.0f), INFINITY);
+  EXPECT_EQ(k::exp_scalar(88.7f), std::exp(88.7f));
+  EXPECT_TRUE(std::isnan(k::exp_scalar(NAN)));
+  EXPECT_GT(k::exp_scalar(-100.0f), 0.0f);  // subnormal, not flushed
+}
+
+TEST(Exp, VectorPathsGiveTheScalarBits) {
+  std::mt19937 rng(43);
+  std::uniform_real_distribution<float> wide(-110.0f, 95.0f), narrow(-20.0f, 20.0f);
+  std::vector<float> x(1003), gate(1003), up(1003);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x[i] = i % 2 ? wide(rng) : narrow(rng);
+    gate[i] = narrow(rng) * 2;
+    up[i] = narrow(rng);
+  }
+  x[5] = NAN, x[6] = INFINITY, x[7] = -INFINITY, x[8] = -0.0f, gate[9] = NAN, gate[10] = -100.0f;
+  const auto same = [](float a, float b) { return std::memcmp(&a, &b, 4) == 0; };
+  for (std::int64_t n : {1, 7, 8, 9, 1003}) {
+    std::vector<float> y(static_cast<std::size_t>(n));
+    k::exp_sub(x.data(), 1.5f, y.data(), n);
+    std::vector<float> s(static_cast<std::size_t>(n));
+    k::swiglu(gate.data(), up.data(), s.data(), n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto u = static_cast<std::size_t>(i);
+      ASSERT_TRUE(same(y[u], k::exp_scalar(x[u] - 1.5f))) << "x = " << x[u] << " n = " << n;
+      const float silu = gate[u] / (1.0f + k::exp_scalar(0.0f - gate[u])) * up[u];
+      ASSERT_TRUE(same(s[u], silu) || (std::isnan(s[u]) && std::isnan(silu))) << "gate = " << gate[u];
+    }
+  }
+  std::vector<float> p = {1.0f, 2.0f, 3.0f, -INFINITY};
+  k::softmax(p.data(), 4);
+  EXPECT_NEAR(p[0] + p[1] + p[2], 1.0f, 1e-6);
+  EXPECT_NEAR(p[2] / p[1], std::exp(1.0), 1e-6);
+  EXPECT_EQ(p[3], 0.0f);
 }
 
 }  // namespace
