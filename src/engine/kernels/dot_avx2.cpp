@@ -439,47 +439,109 @@ LLMUX_AVX2 inline __m256 load8(const std::byte* p) {
   }
 }
 
-// dot_f16 / dot_f32 above for each row (two accumulators over 16-value steps, then their
-// sum's horizontal sum plus the empty tail), times scale.
-template <bool Half>
+// The 8 lanes of one row's dot: dot_f16 / dot_f32 above (two accumulators over 16-value
+// steps, then their sum).
+template <bool Half, std::int64_t Dim = 0>  // Dim: dim known at compile time (0: not)
+LLMUX_AVX2 inline __m256 row_lanes(const float* q, const std::byte* k, std::int64_t dim) {
+  constexpr std::size_t kElem = Half ? 2 : 4;
+  if constexpr (Dim != 0) dim = Dim;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (std::int64_t i = 0; i < dim; i += 16) {
+    acc0 = _mm256_fmadd_ps(load8<Half>(k + kElem * static_cast<std::size_t>(i)), _mm256_loadu_ps(q + i), acc0);
+    acc1 = _mm256_fmadd_ps(load8<Half>(k + kElem * static_cast<std::size_t>(i + 8)), _mm256_loadu_ps(q + i + 8), acc1);
+  }
+  return _mm256_add_ps(acc0, acc1);
+}
+
+// hsum_ps of 8 vectors at once, lane j the sum of r[j], with hsum_ps's additions:
+// ((x0 + x4) + (x2 + x6)) + ((x1 + x5) + (x3 + x7)).
+LLMUX_AVX2 inline __m256 hsum8_ps(const __m256 (&r)[8]) {
+  __m256 s[4];  // [r[2i] lo + hi | r[2i+1] lo + hi]
+  for (int i = 0; i < 4; ++i) {
+    s[i] = _mm256_add_ps(_mm256_permute2f128_ps(r[2 * i], r[2 * i + 1], 0x20),
+                         _mm256_permute2f128_ps(r[2 * i], r[2 * i + 1], 0x31));
+  }
+  __m256 u[2];  // per 4 vectors (x0 + x2, x1 + x3)
+  for (int i = 0; i < 2; ++i) {
+    u[i] = _mm256_add_ps(_mm256_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  // Lanes r0 r2 r4 r6 | r1 r3 r5 r7, then in order.
+  const __m256 t = _mm256_add_ps(_mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm256_permutevar8x32_ps(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// dot_f16 / dot_f32 above for each row (their horizontal sum plus the empty tail), times scale;
+// 8 rows at a time share the horizontal sums.
+template <bool Half, std::int64_t Dim = 0>
 LLMUX_AVX2 void scores_avx2(const float* q, const std::byte* k, std::size_t k_stride,
                             std::int64_t rows, std::int64_t dim, float scale, float* scores) noexcept {
-  constexpr std::size_t kElem = Half ? 2 : 4;
-  for (std::int64_t j = 0; j < rows; ++j, k += k_stride) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < dim; i += 16) {
-      acc0 = _mm256_fmadd_ps(load8<Half>(k + kElem * static_cast<std::size_t>(i)), _mm256_loadu_ps(q + i), acc0);
-      acc1 = _mm256_fmadd_ps(load8<Half>(k + kElem * static_cast<std::size_t>(i + 8)), _mm256_loadu_ps(q + i + 8), acc1);
+  std::int64_t j = 0;
+  for (; j + 8 <= rows; j += 8, k += 8 * k_stride) {
+    __m256 r[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; ++u) {
+      r[u] = row_lanes<Half, Dim>(q, k + static_cast<std::size_t>(u) * k_stride, dim);
     }
+    const __m256 sums = _mm256_add_ps(hsum8_ps(r), _mm256_setzero_ps());  // + the empty tail
+    _mm256_storeu_ps(scores + j, _mm256_mul_ps(sums, _mm256_set1_ps(scale)));
+  }
+  for (; j < rows; ++j, k += k_stride) {
     const float tail = 0;
-    scores[j] = (hsum_ps(_mm256_add_ps(acc0, acc1)) + tail) * scale;
+    scores[j] = (hsum_ps(row_lanes<Half>(q, k, dim)) + tail) * scale;
   }
 }
 
+// N * 8 outputs of weighted_sum_avx2, held in registers over the run (N known at compile
+// time, so the accumulators never go through memory).
+template <bool Half, int N>
+LLMUX_AVX2 inline void weighted_sum_chunk(const float* w, const std::byte* row, std::size_t v_stride,
+                                          std::int64_t rows, float* out) {
+  constexpr std::size_t kElem = Half ? 2 : 4;
+  __m256 o[N];
+#pragma GCC unroll 8
+  for (int i = 0; i < N; ++i) o[i] = _mm256_loadu_ps(out + 8 * i);
+  for (std::int64_t j = 0; j < rows; ++j, row += v_stride) {
+    const __m256 a = _mm256_set1_ps(w[j]);
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) {
+      o[i] = _mm256_add_ps(o[i], _mm256_mul_ps(a, load8<Half>(row + kElem * 8 * static_cast<std::size_t>(i))));
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < N; ++i) _mm256_storeu_ps(out + 8 * i, o[i]);
+}
+
 // axpy_f16 / axpy_f32 above for each row in order (multiply, then add), 64 outputs at a time
-// kept in registers over the run.
+// (dim % 16 == 0).
 template <bool Half>
 LLMUX_AVX2 void weighted_sum_avx2(const float* w, const std::byte* v, std::size_t v_stride,
                                   std::int64_t rows, std::int64_t dim, float* out) noexcept {
   constexpr std::size_t kElem = Half ? 2 : 4;
   for (std::int64_t c = 0; c < dim; c += 64) {
-    const int n = static_cast<int>(std::min<std::int64_t>(64, dim - c) / 8);
-    __m256 o[8];
-    for (int i = 0; i < n; ++i) o[i] = _mm256_loadu_ps(out + c + 8 * i);
     const std::byte* row = v + kElem * static_cast<std::size_t>(c);
-    for (std::int64_t j = 0; j < rows; ++j, row += v_stride) {
-      const __m256 a = _mm256_set1_ps(w[j]);
-      for (int i = 0; i < n; ++i) {
-        o[i] = _mm256_add_ps(o[i], _mm256_mul_ps(a, load8<Half>(row + kElem * 8 * static_cast<std::size_t>(i))));
-      }
+    switch (std::min<std::int64_t>(64, dim - c) / 8) {
+      case 2: weighted_sum_chunk<Half, 2>(w, row, v_stride, rows, out + c); break;
+      case 4: weighted_sum_chunk<Half, 4>(w, row, v_stride, rows, out + c); break;
+      case 6: weighted_sum_chunk<Half, 6>(w, row, v_stride, rows, out + c); break;
+      default: weighted_sum_chunk<Half, 8>(w, row, v_stride, rows, out + c); break;
     }
-    for (int i = 0; i < n; ++i) _mm256_storeu_ps(out + c + 8 * i, o[i]);
   }
 }
 
 template <bool Half>
 void scores_entry(const float* q, const std::byte* k, std::size_t k_stride, std::int64_t rows,
                   std::int64_t dim, float scale, float* scores) noexcept {
+  if (dim == 64) {  // the common head size, unrolled
+    scores_avx2<Half, 64>(q, k, k_stride, rows, dim, scale, scores);
+    return;
+  }
+  if (dim == 128) {
+    scores_avx2<Half, 128>(q, k, k_stride, rows, dim, scale, scores);
+    return;
+  }
   if (dim % 16 == 0) {
     scores_avx2<Half>(q, k, k_stride, rows, dim, scale, scores);
     return;

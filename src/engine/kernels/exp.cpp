@@ -109,8 +109,32 @@ LLMUX_AVX2 void swiglu_avx2(const float* gate, const float* up, float* out, std:
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + exp_scalar(0.0f - gate[i])) * up[i];
 }
 
+LLMUX_AVX2 float max_avx2(const float* x, std::int64_t n) noexcept {
+  std::int64_t i = 0;
+  float m = x[0];
+  if (n >= 8) {
+    __m256 v = _mm256_loadu_ps(x);
+    for (i = 8; i + 8 <= n; i += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(x + i));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    m = _mm_cvtss_f32(h);
+  }
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
 }  // namespace
 #endif
+
+float max_of(const float* x, std::int64_t n) noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2()) return max_avx2(x, n);
+#endif
+  float m = x[0];
+  for (std::int64_t i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
 
 void exp_sub(const float* x, float sub, float* y, std::int64_t n) noexcept {
 #if defined(__x86_64__) || defined(__i386__)

@@ -10,6 +10,10 @@ namespace llmux::engine::kernels {
 
 float exp_scalar(float x) noexcept;
 
+// The largest of x[0..n-1], n >= 1 (without NaNs: the order of comparisons differs between
+// the paths).
+float max_of(const float* x, std::int64_t n) noexcept;
+
 // y[i] = e^(x[i] - sub) (x and y may be the same array).
 void exp_sub(const float* x, float sub, float* y, std::int64_t n) noexcept;
 

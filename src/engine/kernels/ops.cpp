@@ -339,7 +339,7 @@ void rope(float* head, std::int64_t rope_dim, const float* cos, const float* sin
 
 void softmax(float* x, std::int64_t n) noexcept {
   if (n <= 0) return;
-  const float max = *std::max_element(x, x + n);
+  const float max = max_of(x, n);
   exp_sub(x, max, x, n);
   double sum = 0;
   for (std::int64_t i = 0; i < n; ++i) sum += x[i];

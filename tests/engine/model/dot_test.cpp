@@ -3,6 +3,7 @@
 // arithmetic on the dequantized weights, and matmul's batch-size invariance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -518,6 +519,10 @@ TEST(Exp, VectorPathsGiveTheScalarBits) {
       const float silu = gate[u] / (1.0f + k::exp_scalar(0.0f - gate[u])) * up[u];
       ASSERT_TRUE(same(s[u], silu) || (std::isnan(s[u]) && std::isnan(silu))) << "gate = " << gate[u];
     }
+  }
+  for (std::int64_t n : {1, 2, 8, 9, 17, 1000}) {
+    const std::vector<float> v(up.begin(), up.begin() + n);
+    EXPECT_EQ(k::max_of(v.data(), n), *std::max_element(v.begin(), v.end())) << "n = " << n;
   }
   std::vector<float> p = {1.0f, 2.0f, 3.0f, -INFINITY};
   k::softmax(p.data(), 4);
