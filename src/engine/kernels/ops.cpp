@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <new>
 #include <system_error>
 #include <thread>
@@ -12,6 +13,7 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace llmux::engine::kernels {
@@ -31,10 +33,24 @@ float dot(const float* a, const float* b, std::int64_t n) noexcept {
 PackedBuffer::PackedBuffer(std::size_t bytes) : size_(bytes) {
   if (bytes == 0) return;
 #if defined(__linux__)
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // A huge page covers an aligned 2 MiB: map 2 MiB more, keep the aligned part.
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const std::size_t slack = bytes >= kHuge ? kHuge : 0;
+  void* p = ::mmap(nullptr, bytes + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: fine if the system declines
-  data_ = static_cast<std::byte*>(p);
+  auto* base = static_cast<std::byte*>(p);
+  std::byte* start = base;
+  if (slack) {
+    const auto addr = reinterpret_cast<std::uintptr_t>(base);
+    start = base + ((kHuge - addr % kHuge) % kHuge);
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t used = (bytes + page - 1) / page * page;  // start is page-aligned
+    if (start > base) ::munmap(base, static_cast<std::size_t>(start - base));
+    const std::size_t tail = static_cast<std::size_t>(base + bytes + slack - (start + used));
+    if (tail) ::munmap(start + used, tail);
+  }
+  ::madvise(start, bytes, MADV_HUGEPAGE);  // advice only: fine if the system declines
+  data_ = start;
 #else
   data_ = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
 #endif
@@ -59,22 +75,33 @@ PackedBuffer::~PackedBuffer() {
   data_ = nullptr;
 }
 
+std::size_t packed_matrix_bytes(const Matrix& w) noexcept {
+  return packed_group_bytes(w.type, w.cols) * static_cast<std::size_t>(w.rows / kPackRows);
+}
+
 PackedBuffer pack_matrix(Matrix& w) {
+  const std::size_t bytes = packed_matrix_bytes(w);
+  if (bytes == 0) return {};
+  PackedBuffer buffer(bytes);
+  pack_matrix_into(w, buffer.data());
+  return buffer;
+}
+
+void pack_matrix_into(Matrix& w, std::byte* out) {
   const std::size_t group = packed_group_bytes(w.type, w.cols);
   const std::int64_t groups = w.rows / kPackRows;
-  if (group == 0 || groups == 0) return {};
-  PackedBuffer buffer(group * static_cast<std::size_t>(groups));
+  if (group == 0 || groups == 0) return;
   const auto pack_range = [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t g = begin; g < end; ++g) {
       pack_rows(w.type, w.row(g * kPackRows), w.row_bytes, w.cols,
-                buffer.data() + group * static_cast<std::size_t>(g));
+                out + group * static_cast<std::size_t>(g));
     }
   };
   // Large matrices are packed by several threads (loading reads and rewrites every weight).
   constexpr std::size_t kBytesPerThread = std::size_t{8} << 20;
   const auto threads = static_cast<std::int64_t>(std::min<std::size_t>(
       {std::max(1u, std::thread::hardware_concurrency()), std::size_t{8},
-       buffer.size() / kBytesPerThread + 1}));
+       group * static_cast<std::size_t>(groups) / kBytesPerThread + 1}));
   if (threads <= 1) {
     pack_range(0, groups);
   } else {
@@ -90,8 +117,7 @@ PackedBuffer pack_matrix(Matrix& w) {
     pack_range(0, groups / threads);
     for (auto& h : helpers) h.join();
   }
-  w.packed = buffer.data();
-  return buffer;
+  w.packed = out;
 }
 
 namespace {

@@ -33,7 +33,8 @@ struct Matrix {
 };
 
 // Owns packed weights: anonymous memory, with transparent huge pages asked for where the
-// system has them (a decode streams every weight once per token).
+// system has them (a decode streams every weight once per token). Buffers of 2 MiB or more
+// start on a 2 MiB boundary, so that all of them can be huge pages.
 class PackedBuffer {
  public:
   PackedBuffer() = default;
@@ -51,9 +52,13 @@ class PackedBuffer {
   std::size_t size_ = 0;
 };
 
-// Packs w's row groups when its type has a packed kernel on this CPU (setting w.packed to the
-// returned buffer, which must outlive every use of w); otherwise returns an empty buffer and
-// leaves w unchanged.
+// Bytes of w's packed row groups, or 0 when its type has no packed kernel on this CPU (or w
+// has fewer than kPackRows rows).
+std::size_t packed_matrix_bytes(const Matrix& w) noexcept;
+// Packs w's row groups into out (packed_matrix_bytes(w) bytes, which must outlive every use of
+// w) and sets w.packed to it; does nothing when packed_matrix_bytes(w) is 0.
+void pack_matrix_into(Matrix& w, std::byte* out);
+// The same into a buffer of its own (empty, w unchanged, when there is nothing to pack).
 PackedBuffer pack_matrix(Matrix& w);
 
 float dot(const float* a, const float* b, std::int64_t n) noexcept;

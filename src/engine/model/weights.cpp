@@ -117,12 +117,22 @@ Weights Weights::load(const gguf::GgufFile& file, const HParams& hp) {
   w.owned_ = l.take_owned();
   // Packed copies of the matrices the forward pass multiplies with (not the embedding table,
   // which is only looked up, unless it doubles as the output projection).
-  auto pack = [&](Matrix& m) {
-    if (auto buffer = kernels::pack_matrix(m); buffer.data()) w.packed_.push_back(std::move(buffer));
-  };
-  pack(w.output);
+  // All in one buffer, so that huge pages cover it whole.
+  std::vector<Matrix*> packable = {&w.output};
   for (auto& L : w.layers) {
-    for (Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) pack(*m);
+    for (Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) packable.push_back(m);
+  }
+  const auto aligned = [](std::size_t n) { return (n + 63) / 64 * 64; };
+  std::size_t total = 0;
+  for (const Matrix* m : packable) total += aligned(kernels::packed_matrix_bytes(*m));
+  if (total) {
+    kernels::PackedBuffer buffer(total);
+    std::size_t offset = 0;
+    for (Matrix* m : packable) {
+      kernels::pack_matrix_into(*m, buffer.data() + offset);
+      offset += aligned(kernels::packed_matrix_bytes(*m));
+    }
+    w.packed_.push_back(std::move(buffer));
   }
   return w;
 }

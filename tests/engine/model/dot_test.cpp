@@ -531,5 +531,24 @@ TEST(Exp, VectorPathsGiveTheScalarBits) {
   EXPECT_EQ(p[3], 0.0f);
 }
 
+TEST(PackedBuffer, LargeBuffersStartOnAHugePageBoundaryAndAreWholeAndZeroed) {
+  for (std::size_t bytes : {std::size_t{1}, std::size_t{4096}, (std::size_t{2} << 20) - 1,
+                            std::size_t{2} << 20, (std::size_t{5} << 20) + 123}) {
+    k::PackedBuffer b(bytes);
+    ASSERT_NE(b.data(), nullptr);
+    EXPECT_EQ(b.size(), bytes);
+#if defined(__linux__)
+    if (bytes >= (std::size_t{2} << 20)) {
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.data()) % (std::size_t{2} << 20), 0u) << bytes;
+    }
+#endif
+    EXPECT_EQ(b.data()[0], std::byte{0});
+    EXPECT_EQ(b.data()[bytes - 1], std::byte{0});
+    std::memset(b.data(), 0xAB, bytes);  // every byte is writable
+    k::PackedBuffer moved = std::move(b);
+    EXPECT_EQ(moved.data()[bytes / 2], std::byte{0xAB});
+  }
+}
+
 }  // namespace
 }  // namespace llmux::test
