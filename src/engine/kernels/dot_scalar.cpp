@@ -254,8 +254,8 @@ DotFn dot_function(WeightType type) noexcept {
 
 std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
   if (!packed_tile_function(type, 1)) return 0;
-  if (type == WeightType::q6_k) {  // per super-block: d, sub-block scales, 64 slices
-    return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 64 * 32);
+  if (type == WeightType::q6_k) {  // per super-block: d, sub-block scales, nibbles, top bits
+    return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 32 * 32 + 32 * 16);
   }
   if (type == WeightType::q4_k) {  // d and dmin, scales, minimums, 32 double slices
     return static_cast<std::size_t>(n / 256) * (32 + 8 * 16 + 4 * 32 + 4 * 8 * 32);
@@ -266,9 +266,9 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
 }
 
 std::size_t packed_expanded_bytes(WeightType type, std::int64_t n) noexcept {
-  if (!packed_tile_function(type, 1) || (type != WeightType::q4_0 && type != WeightType::q5_0)) {
-    return 0;
-  }
+  if (!packed_tile_function(type, 1)) return 0;
+  if (type == WeightType::q6_k) return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 64 * 32);
+  if (type != WeightType::q4_0 && type != WeightType::q5_0) return 0;
   return static_cast<std::size_t>(n / 32) * (16 + 256);  // Q8_0's layout
 }
 
@@ -291,9 +291,18 @@ void unpack_q6_k(const std::byte* w, std::int8_t* q) noexcept {
   }
 }
 
+// Packed Q6_K, compact: per super-block the 8 rows' half scales d (16 bytes), the sub-block
+// scales each twice (16 x 16 bytes), then per pair p of sub-blocks 4 vectors of 32 bytes whose
+// low nibbles are slice 8p + c of the byte layout (lane 4k + j: column 4(8p + c) + j of row k)
+// and whose high nibbles slice 8p + 4 + c, then the values' top two bits as 16 bytes per vector:
+// for lane 4d + j (d = 0..7) byte 4(d % 4) + j holds the low slice's bits at bits 4-5 (d < 4) or
+// 6-7 (d >= 4) and the high slice's at bits 0-1 or 2-3, so that a 32-bit variable shift of the
+// 16 bytes broadcast to both halves moves each into bits 4-5 of its lane.
 void pack_rows_q6_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
                     std::byte* out) noexcept {
-  for (std::int64_t b = 0; b < n / 256; ++b, out += 16 + 16 * 16 + 64 * 32) {
+  for (std::int64_t b = 0; b < n / 256; ++b, out += 16 + 16 * 16 + 32 * 32 + 32 * 16) {
+    std::byte* nibbles = out + 16 + 16 * 16;
+    std::byte* top = nibbles + 32 * 32;
     for (int k = 0; k < kPackRows; ++k) {
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
                                static_cast<std::size_t>(b) * 210;
@@ -304,7 +313,19 @@ void pack_rows_q6_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n
       }
       std::int8_t q[256];
       unpack_q6_k(block, q);
-      for (int s = 0; s < 64; ++s) std::memcpy(out + 272 + 32 * s + 4 * k, q + 4 * s, 4);
+      for (int v = 0; v < 32; ++v) {
+        const int lo_slice = 8 * (v / 4) + v % 4, hi_slice = lo_slice + 4;
+        for (int j = 0; j < 4; ++j) {
+          const int lane = 4 * k + j, d = lane / 4;
+          const auto lo = static_cast<std::uint8_t>(q[4 * lo_slice + j]);
+          const auto hi = static_cast<std::uint8_t>(q[4 * hi_slice + j]);
+          nibbles[32 * v + lane] = static_cast<std::byte>((lo & 15) | ((hi & 15) << 4));
+          const int lo_at = d < 4 ? 4 : 6, hi_at = d < 4 ? 0 : 2;
+          auto& t = reinterpret_cast<std::uint8_t&>(top[16 * v + 4 * (d % 4) + j]);
+          if (d < 4) t = 0;  // lanes d and d + 4 share the byte; d < 4 comes first
+          t = static_cast<std::uint8_t>(t | ((lo >> 4) << lo_at) | ((hi >> 4) << hi_at));
+        }
+      }
     }
   }
 }

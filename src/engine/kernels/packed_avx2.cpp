@@ -181,7 +181,8 @@ LLMUX_AVX2 void expand_nibbles(const std::byte* g, std::int64_t n, std::byte* ou
   }
 }
 
-// Packed Q6_K: per 256-column super-block, the 8 rows' half scales d; then per 16-column
+// Expanded Q6_K (expand_packed from the compact form below): per 256-column super-block, the
+// 8 rows' half scales d; then per 16-column
 // sub-block the rows' 8-bit scales, each twice (16 bytes: one int16 pair per row once
 // widened); then 64 slices of 32 bytes as above, holding the stored 6-bit values (0..63,
 // unsigned, so maddubs takes them directly: pair sums stay below 2 * 63 * 127). Each slice's
@@ -237,6 +238,85 @@ LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::
     add_scaled_sums<ActQ8K>(acc, dw, sum, act, act_stride, b);
   }
   store_rows(y, y_stride, acc);
+}
+
+// Packed Q6_K, compact (pack_rows_q6_k, dot_scalar.cpp): d, the sub-block scales as above, then
+// per pair p of sub-blocks 4 vectors whose low nibbles are slice 8p + c of the byte layout and
+// whose high nibbles slice 8p + 4 + c, then 16 bytes of top bits per vector. The same integer
+// sums and float steps as packed_tile_q6_k: bit-identical to the scalar reference.
+constexpr std::size_t kCompactQ6KBlock = 16 + 16 * 16 + 32 * 32 + 32 * 16;
+
+// Vector v of a compact Q6_K block as its low and high byte slices (values 0..63).
+LLMUX_AVX2 inline void unpack_q6_k_vector(const std::byte* block, int v, __m256i& lo, __m256i& hi) {
+  const std::byte* nibbles = block + 16 + 16 * 16;
+  const std::byte* top = nibbles + 32 * 32;
+  const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles + 32 * v));
+  const __m256i h = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(top + 16 * v)));
+  lo = _mm256_or_si256(_mm256_and_si256(x, low4),
+                       _mm256_and_si256(_mm256_srlv_epi32(h, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2)), bits45));
+  hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), low4),
+                       _mm256_and_si256(_mm256_sllv_epi32(h, _mm256_setr_epi32(4, 4, 4, 4, 2, 2, 2, 2)), bits45));
+}
+
+template <int T>
+LLMUX_AVX2 void packed_tile_q6_k_compact(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                         std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  __m256 acc[T];
+  zero(acc);
+  for (std::int64_t b = 0; b < n / 256; ++b, g += kCompactQ6KBlock) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    __m256i sum[T], offset[T];
+    zero(sum);
+    zero(offset);
+    for (int p = 0; p < 8; ++p) {
+      prefetch_ahead<256>(g + kCompactQ6KBlock * p / 8);
+      const __m256i sc0 = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * (2 * p))));
+      const __m256i sc1 = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * (2 * p + 1))));
+      const __m256i pair = _mm256_blend_epi16(sc0, sc1, 0xAA);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; ++j) {
+        std::int32_t bsums;
+        std::memcpy(&bsums, act_block<ActQ8K>(act, act_stride, j, b).bsums + 2 * p, 4);
+        offset[j] = _mm256_add_epi32(offset[j], _mm256_madd_epi16(pair, _mm256_set1_epi32(bsums)));
+      }
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        __m256i lo, hi;
+        unpack_q6_k_vector(g, 4 * p + c, lo, hi);
+#pragma GCC unroll 4
+        for (int j = 0; j < T; ++j) {
+          const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
+          std::int32_t four_lo, four_hi;
+          std::memcpy(&four_lo, a.q + 4 * (8 * p + c), 4);
+          std::memcpy(&four_hi, a.q + 4 * (8 * p + 4 + c), 4);
+          const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(four_lo)), sc0);
+          const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(four_hi)), sc1);
+          sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(p_lo, p_hi));
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) sum[j] = _mm256_sub_epi32(sum[j], _mm256_slli_epi32(offset[j], 5));
+    add_scaled_sums<ActQ8K>(acc, dw, sum, act, act_stride, b);
+  }
+  store_rows(y, y_stride, acc);
+}
+
+LLMUX_AVX2 void expand_q6_k(const std::byte* g, std::int64_t n, std::byte* out) noexcept {
+  for (std::int64_t b = 0; b < n / 256; ++b, g += kCompactQ6KBlock, out += kPackedQ6KBlock) {
+    std::memcpy(out, g, 16 + 16 * 16);
+    std::byte* slices = out + 16 + 16 * 16;
+    for (int v = 0; v < 32; ++v) {
+      __m256i lo, hi;
+      unpack_q6_k_vector(g, v, lo, hi);
+      const int slice = 8 * (v / 4) + v % 4;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(slices + 32 * slice), lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(slices + 32 * (slice + 4)), hi);
+    }
+  }
 }
 
 // Packed Q4_K: per 256-column super-block, the 8 rows' d, then dmin (halves); per 32-column
@@ -321,7 +401,8 @@ PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8<1, 0>, packed_tile_q8<2, 0>};
   static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_nibbles<1, 8>, packed_tile_nibbles<2, 8>};
   static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_nibbles<1, 16>, packed_tile_nibbles<2, 16>};
-  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
+  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k_compact<1>,
+                                                      packed_tile_q6_k_compact<2>};
   static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
   switch (type) {
     case WeightType::q8_0: return q8[tokens - 1];
@@ -337,6 +418,7 @@ void expand_packed(WeightType type, const std::byte* group, std::int64_t n, std:
   if (!cpu_has_avx2()) return;
   if (type == WeightType::q4_0) expand_nibbles<8>(group, n, out);
   if (type == WeightType::q5_0) expand_nibbles<16>(group, n, out);
+  if (type == WeightType::q6_k) expand_q6_k(group, n, out);
 }
 
 PackedTileFn expanded_tile_function(WeightType type, int tokens) noexcept {
@@ -344,9 +426,11 @@ PackedTileFn expanded_tile_function(WeightType type, int tokens) noexcept {
   // Q8_0's layout with the unsigned values and offsets of packed_tile_q8.
   static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_q8<1, 8>, packed_tile_q8<2, 8>};
   static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_q8<1, 16>, packed_tile_q8<2, 16>};
+  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
   switch (type) {
     case WeightType::q4_0: return q4[tokens - 1];
     case WeightType::q5_0: return q5[tokens - 1];
+    case WeightType::q6_k: return q6k[tokens - 1];
     default: return nullptr;
   }
 }

@@ -222,10 +222,11 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
         k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
       }
     }
-    // Q4_0 and Q5_0 are packed compact, in their file's bytes, and expanded for several tokens.
-    const bool compact = type == WeightType::q4_0 || type == WeightType::q5_0;
-    if (compact) {
-      EXPECT_EQ(packed.size(), k::kPackRows * rb) << name_of(type);
+    // Q4_0, Q5_0 and Q6_K are packed compact and expanded for several tokens.
+    const bool compact = type == WeightType::q4_0 || type == WeightType::q5_0 || type == WeightType::q6_k;
+    if (compact) {  // the file's bytes (Q6_K: its scales twice, 1.08x)
+      EXPECT_EQ(packed.size(), type == WeightType::q6_k ? k::kPackRows * rb + 128 * blocks : k::kPackRows * rb)
+          << name_of(type);
     }
     std::vector<std::byte> expanded(k::packed_expanded_bytes(type, n));
     EXPECT_EQ(expanded.empty(), !compact) << name_of(type);
