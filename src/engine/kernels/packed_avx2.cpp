@@ -47,6 +47,19 @@ LLMUX_AVX2 inline void zero(__m256i (&sum)[T]) {
   for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
 }
 
+// The offset term of unsigned stored values (Q4_0/Q5_0: Offset 8/16; Q8_0: 0, none): the
+// exact sum(q * a) less Offset * sum(a), which gives the scalar dot's sum((q - Offset) * a).
+template <int T, int Offset>
+LLMUX_AVX2 inline void subtract_offset(__m256i (&sum)[T], const std::byte* act, std::size_t act_stride,
+                                       std::int64_t b) {
+  if constexpr (Offset != 0) {
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      sum[j] = _mm256_sub_epi32(sum[j], _mm256_set1_epi32(Offset * act_block<ActQ8>(act, act_stride, j, b).qsum));
+    }
+  }
+}
+
 // y[j * y_stride + k] = lane k of acc[j].
 template <int T>
 LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 (&acc)[T]) {
@@ -92,13 +105,7 @@ LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::si
         sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones));
       }
     }
-    if constexpr (Offset != 0) {
-#pragma GCC unroll 4
-      for (int j = 0; j < T; ++j) {
-        sum[j] = _mm256_sub_epi32(
-            sum[j], _mm256_set1_epi32(Offset * act_block<ActQ8>(act, act_stride, j, b).qsum));
-      }
-    }
+    subtract_offset<T, Offset>(sum, act, act_stride, b);
     add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
   }
   store_rows(y, y_stride, acc);
@@ -157,11 +164,7 @@ LLMUX_AVX2 void packed_tile_nibbles(const std::byte* g, const std::byte* act, st
         sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_add_epi16(p_lo, p_hi), ones));
       }
     }
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) {
-      sum[j] = _mm256_sub_epi32(
-          sum[j], _mm256_set1_epi32(Offset * act_block<ActQ8>(act, act_stride, j, b).qsum));
-    }
+    subtract_offset<T, Offset>(sum, act, act_stride, b);
     add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
   }
   store_rows(y, y_stride, acc);
