@@ -1,5 +1,7 @@
 #include "engine/kernels/membw.hpp"
 
+#include "engine/kernels/ops.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -47,8 +49,10 @@ __attribute__((target("avx2"))) std::uint64_t read_avx2(const std::uint64_t* p, 
 double measure_read_bandwidth(ThreadPool& pool, std::size_t bytes, int runs) {
   bytes = std::max<std::size_t>(bytes / 4096 * 4096, 4096);
   const std::size_t words = bytes / 8;
-  auto* raw = static_cast<std::uint64_t*>(std::aligned_alloc(64, bytes));
-  std::unique_ptr<std::uint64_t, void (*)(void*)> buf(raw, std::free);
+  // The same kind of memory as the packed weights (huge pages where the system has them), so
+  // that the roofline is what the weights' reads could reach.
+  PackedBuffer buf(bytes);
+  auto* raw = reinterpret_cast<std::uint64_t*>(buf.data());
   // Written by the threads that will read it (first touch places pages near them).
   const std::int64_t chunks = pool.size() * 16;
   const std::size_t per = words / static_cast<std::size_t>(chunks) / 16 * 16;

@@ -9,7 +9,8 @@
 namespace llmux::engine::kernels {
 
 // Median over `runs` passes of reading `bytes` (rounded down to 4 KiB) with the pool's threads,
-// in GB/s (1e9 bytes per second). The buffer is allocated and written once before timing.
+// in GB/s (1e9 bytes per second). The buffer is allocated like packed weights (PackedBuffer:
+// huge pages asked for) and written once before timing.
 double measure_read_bandwidth(ThreadPool& pool, std::size_t bytes = std::size_t{1} << 30,
                               int runs = 5);
 
