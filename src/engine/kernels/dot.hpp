@@ -71,12 +71,12 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
 // Packed weights: groups of kPackRows rows rearranged at load time so that one vector
 // instruction computes the same columns of all rows of the group (each weight is still read
 // once per product). Q8_0, Q4_0, Q5_0, Q4_K and Q6_K have a packed form where the CPU has its
-// kernels. Q8_0, Q4_K and Q6_K are packed as bytes (Q6_K 1.38x its file size, Q4_K 1.14x);
-// Q4_0 and Q5_0 compact, in exactly their file's bytes (nibbles, and Q5_0's fifth bits as bit
-// planes), which their single-token kernels unpack in registers: a single token's product
-// waits on memory, so fewer bytes make it faster. Products of several tokens first expand
-// each group once (expand_packed) into bytes, Q8_0's layout, and run expanded_tile_function's
-// kernels on those.
+// kernels. Q8_0 and Q4_K are packed as bytes and nibbles (Q4_K 1.14x its file size); Q4_0,
+// Q5_0 and Q6_K compact, in their file's bytes (nibbles, and the higher bits as bit planes;
+// Q6_K 1.08x for its scales stored twice), which their single-token kernels unpack in
+// registers: a single token's product waits on memory, so fewer bytes make it faster.
+// Products of several tokens first expand each group once (expand_packed) into bytes (Q8_0's
+// layout; Q6_K's byte layout) and run expanded_tile_function's kernels on those.
 // Every packed kernel is bit-identical to the type's scalar reference dot
 // (dot_function_scalar) for every (row, token), whatever the number of tokens.
 inline constexpr int kPackRows = 8;
