@@ -193,55 +193,8 @@ LLMUX_AVX2 void expand_nibbles(const std::byte* g, std::int64_t n, std::byte* ou
 // offset term 32 * sum(sc * sum(a over the sub-block)) is one madd per pair of sub-blocks with
 // the activations' 16-value sums. That is the scalar reference's exact integer
 // sum(sc * (sum(u * a) - 32 * bsums)); then acc + (d * d_a) * sum in its order: bit-identical.
+// The kernel (packed_tile_q6_k) follows the compact form below.
 constexpr std::size_t kPackedQ6KBlock = 16 + 16 * 16 + 64 * 32;
-
-template <int T>
-LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
-  __m256 acc[T];
-  zero(acc);
-  for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ6KBlock) {
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
-    const std::byte* slices = g + 16 + 16 * 16;
-    __m256i sum[T], offset[T];
-    zero(sum);
-    zero(offset);
-    __m256i sc_even = _mm256_setzero_si256();
-    for (int i = 0; i < 16; ++i) {
-      prefetch_ahead<128>(slices + 128 * i);
-      const __m256i sc = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * i)));
-      if (i % 2 == 0) {
-        sc_even = sc;
-      } else {
-        // Per row (sc of sub-block i - 1, sc of sub-block i) against the pair of activation
-        // sums over those sub-blocks.
-        const __m256i pair = _mm256_blend_epi16(sc_even, sc, 0xAA);
-#pragma GCC unroll 4
-        for (int j = 0; j < T; ++j) {
-          std::int32_t bsums;
-          std::memcpy(&bsums, act_block<ActQ8K>(act, act_stride, j, b).bsums + i - 1, 4);
-          offset[j] = _mm256_add_epi32(offset[j], _mm256_madd_epi16(pair, _mm256_set1_epi32(bsums)));
-        }
-      }
-#pragma GCC unroll 4
-      for (int s = 4 * i; s < 4 * i + 4; ++s) {
-        const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slices + 32 * s));
-#pragma GCC unroll 4
-        for (int j = 0; j < T; ++j) {
-          std::int32_t four;
-          std::memcpy(&four, act_block<ActQ8K>(act, act_stride, j, b).q + 4 * s, 4);
-          sum[j] = _mm256_add_epi32(
-              sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_set1_epi32(four)), sc));
-        }
-      }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) sum[j] = _mm256_sub_epi32(sum[j], _mm256_slli_epi32(offset[j], 5));
-    add_scaled_sums<ActQ8K>(acc, dw, sum, act, act_stride, b);
-  }
-  store_rows(y, y_stride, acc);
-}
 
 // Packed Q6_K, compact (pack_rows_q6_k, dot_scalar.cpp): d, the sub-block scales as above, then
 // per pair p of sub-blocks 4 vectors whose low nibbles are slice 8p + c of the byte layout and
@@ -262,22 +215,26 @@ LLMUX_AVX2 inline void unpack_q6_k_vector(const std::byte* block, int v, __m256i
                        _mm256_and_si256(_mm256_sllv_epi32(h, _mm256_setr_epi32(4, 4, 4, 4, 2, 2, 2, 2)), bits45));
 }
 
-template <int T>
-LLMUX_AVX2 void packed_tile_q6_k_compact(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                                         std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+// One kernel for both Q6_K forms (Compact: the compact one, else the expanded byte layout),
+// sub-blocks taken in pairs p: slices 8p + c (scale of sub-block 2p) and 8p + 4 + c (2p + 1).
+template <int T, bool Compact>
+LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  constexpr std::size_t kBlock = Compact ? kCompactQ6KBlock : kPackedQ6KBlock;
   __m256 acc[T];
   zero(acc);
-  for (std::int64_t b = 0; b < n / 256; ++b, g += kCompactQ6KBlock) {
+  for (std::int64_t b = 0; b < n / 256; ++b, g += kBlock) {
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     __m256i sum[T], offset[T];
     zero(sum);
     zero(offset);
     for (int p = 0; p < 8; ++p) {
-      prefetch_ahead<256>(g + kCompactQ6KBlock * p / 8);
+      prefetch_ahead<(kBlock / 8 + 63) / 64 * 64>(g + kBlock * p / 8);
       const __m256i sc0 = _mm256_cvtepi8_epi16(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * (2 * p))));
       const __m256i sc1 = _mm256_cvtepi8_epi16(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * (2 * p + 1))));
+      // Per row (sc of sub-block 2p, sc of 2p + 1) against the pair of activation sums.
       const __m256i pair = _mm256_blend_epi16(sc0, sc1, 0xAA);
 #pragma GCC unroll 4
       for (int j = 0; j < T; ++j) {
@@ -288,7 +245,13 @@ LLMUX_AVX2 void packed_tile_q6_k_compact(const std::byte* g, const std::byte* ac
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
         __m256i lo, hi;
-        unpack_q6_k_vector(g, 4 * p + c, lo, hi);
+        if constexpr (Compact) {
+          unpack_q6_k_vector(g, 4 * p + c, lo, hi);
+        } else {
+          const std::byte* slices = g + 16 + 16 * 16;
+          lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slices + 32 * (8 * p + c)));
+          hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slices + 32 * (8 * p + 4 + c)));
+        }
 #pragma GCC unroll 4
         for (int j = 0; j < T; ++j) {
           const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
@@ -404,8 +367,8 @@ PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8<1, 0>, packed_tile_q8<2, 0>};
   static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_nibbles<1, 8>, packed_tile_nibbles<2, 8>};
   static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_nibbles<1, 16>, packed_tile_nibbles<2, 16>};
-  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k_compact<1>,
-                                                      packed_tile_q6_k_compact<2>};
+  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1, true>,
+                                                      packed_tile_q6_k<2, true>};
   static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
   switch (type) {
     case WeightType::q8_0: return q8[tokens - 1];
@@ -429,7 +392,8 @@ PackedTileFn expanded_tile_function(WeightType type, int tokens) noexcept {
   // Q8_0's layout with the unsigned values and offsets of packed_tile_q8.
   static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_q8<1, 8>, packed_tile_q8<2, 8>};
   static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_q8<1, 16>, packed_tile_q8<2, 16>};
-  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1>, packed_tile_q6_k<2>};
+  static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1, false>,
+                                                      packed_tile_q6_k<2, false>};
   switch (type) {
     case WeightType::q4_0: return q4[tokens - 1];
     case WeightType::q5_0: return q5[tokens - 1];
