@@ -7,7 +7,10 @@
 #     LLAMA_CPP_BIN_DIR: a llama.cpp build's bin/ folder with llama-batched-bench (built outside
 #     this repository; nothing of llama.cpp is part of llmux).
 #   LLMUX (default build/src/llmux), THREADS (2), NPP (64), NTG (32), NPL (1,2,4,8,16),
-#   API_N (16 requests), API_PROMPT_WORDS (a ~32-token prompt), API_TG (128).
+#   API_N (16 requests), API_PROMPT_WORDS (a ~32-token prompt), API_TG (128), ROUNDS (3).
+#
+# Each round runs llmux and then llama-batched-bench, so the two alternate and a slow minute of
+# the machine falls on both; a table per round, then each level's median ratio with its range.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:?usage: batched_vs_llamacpp.sh LLAMA_CPP_BIN_DIR MODEL.gguf}
@@ -24,21 +27,37 @@ api_tg=${API_TG:-128}
 max_pl=$(tr ',' '\n' <<<"$npl" | sort -n | tail -1)
 ctx=$(( max_pl * (npp + ntg) + 64 ))
 
+rounds=${ROUNDS:-3}
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-ours=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$npp" \
-       --gen-tokens "$ntg" --concurrency "$npl" --json)
-theirs=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c "$ctx" -b 2048 -ub 512 \
-         -npp "$npp" -ntg "$ntg" -npl "$npl" --output-format jsonl 2>/dev/null | grep '^{')
-python3 - "$ours" "$theirs" "$npp" "$ntg" <<'PY'
+for round in $(seq "$rounds"); do
+  ours=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$npp" \
+         --gen-tokens "$ntg" --concurrency "$npl" --json)
+  theirs=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c "$ctx" -b 2048 -ub 512 \
+           -npp "$npp" -ntg "$ntg" -npl "$npl" --output-format jsonl 2>/dev/null | grep '^{')
+  python3 - "$ours" "$theirs" "$npp" "$ntg" "$round" "$results" <<'PY'
 import json, sys
 ours = json.loads(sys.argv[1])
 theirs = [json.loads(l) for l in sys.argv[2].splitlines() if l.strip()]
-print(f"prompt {sys.argv[3]} / generation {sys.argv[4]} tokens per sequence; aggregate generation tok/s")
+print(f"round {sys.argv[5]}: prompt {sys.argv[3]} / generation {sys.argv[4]} tokens per sequence; aggregate generation tok/s")
 print(f'{"seqs":>4} {"llmux":>8} {"llama.cpp":>10} {"ratio":>6} {"llmux ttft p50/p99 ms":>22} {"llmux itl p50/p99 ms":>21}')
-for r in ours["concurrency"]:
-    t = next(x for x in theirs if x["pl"] == r["c"])
-    print(f'{r["c"]:>4} {r["tg_tok_s"]:>8.1f} {t["speed_tg"]:>10.1f} {r["tg_tok_s"]/t["speed_tg"]:>6.2f} '
-          f'{r["ttft_ms_p50"]:>10.0f}/{r["ttft_ms_p99"]:<10.0f} {r["itl_ms_p50"]:>10.1f}/{r["itl_ms_p99"]:<10.1f}')
+with open(sys.argv[6], "a") as out:
+    for r in ours["concurrency"]:
+        t = next(x for x in theirs if x["pl"] == r["c"])
+        print(f'{r["c"]:>4} {r["tg_tok_s"]:>8.1f} {t["speed_tg"]:>10.1f} {r["tg_tok_s"]/t["speed_tg"]:>6.2f} '
+              f'{r["ttft_ms_p50"]:>10.0f}/{r["ttft_ms_p99"]:<10.0f} {r["itl_ms_p50"]:>10.1f}/{r["itl_ms_p99"]:<10.1f}')
+        out.write(json.dumps({"c": r["c"], "x": r["tg_tok_s"] / t["speed_tg"]}) + "\n")
+PY
+done
+python3 - "$results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("median ratio over the rounds (range):")
+for c in dict.fromkeys(r["c"] for r in rows):
+    v = [r["x"] for r in rows if r["c"] == c]
+    print(f'{c:>4} {statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})')
 PY
 
 # The public API: API_N distinct prompts, API_TG tokens each (end-of-generation ignored), one

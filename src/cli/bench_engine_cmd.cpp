@@ -180,10 +180,6 @@ void run_bench_engine(const BenchEngineArgs& a) {
   }
   std::mt19937 rng(42);
 
-  engine::kernels::ThreadPool pool(threads);
-  const double gbps = engine::kernels::measure_read_bandwidth(pool);
-  const double roofline = gbps * 1e9 / static_cast<double>(per_token);
-
   em::Context ctx(model, {.n_threads = threads, .n_ctx = a.prompt_tokens + a.gen_tokens + 1});
   prefill(ctx, 1, std::min(a.prompt_tokens, 16), rng);  // warm-up (page faults, caches)
   ctx.cache().remove(0);
@@ -192,7 +188,14 @@ void run_bench_engine(const BenchEngineArgs& a) {
   const double pp = a.prompt_tokens / seconds_since(t0);
   // Generation from an empty context, as llama-bench's tg test (its n_prompt 0): the rate of
   // the weights' reads, not of attention over the prompt just measured.
+  // The read bandwidth is measured just before and just after it (this machine kind's speed
+  // drifts from one minute to the next): the roofline takes their mean.
   ctx.cache().remove(0);
+  double gbps_before = 0, gbps_after = 0;
+  {
+    engine::kernels::ThreadPool pool(threads);
+    gbps_before = engine::kernels::measure_read_bandwidth(pool);
+  }
   em::TokenId tok = 1;
   t0 = Clock::now();
   for (int g = 0; g < a.gen_tokens; ++g) {
@@ -200,6 +203,12 @@ void run_bench_engine(const BenchEngineArgs& a) {
     tok = argmax(ctx.eval({&b, 1}));
   }
   const double tg = a.gen_tokens / seconds_since(t0);
+  {
+    engine::kernels::ThreadPool pool(threads);
+    gbps_after = engine::kernels::measure_read_bandwidth(pool);
+  }
+  const double gbps = (gbps_before + gbps_after) / 2;
+  const double roofline = gbps * 1e9 / static_cast<double>(per_token);
 
   std::vector<LevelResult> results;
   for (int c : levels) results.push_back(run_level(model, a, threads, c, rng));
@@ -211,6 +220,8 @@ void run_bench_engine(const BenchEngineArgs& a) {
     o["pp_tok_s"] = pp;
     o["tg_tok_s"] = tg;
     o["mem_read_gbps"] = gbps;
+    o["mem_read_gbps_before_tg"] = gbps_before;
+    o["mem_read_gbps_after_tg"] = gbps_after;
     o["roofline_tg_tok_s"] = roofline;
     boost::json::array arr;
     for (const auto& r : results) {
@@ -226,9 +237,9 @@ void run_bench_engine(const BenchEngineArgs& a) {
   }
   fmt::print("model        {}\nthreads      {}\n", a.model, threads);
   fmt::print("pp{:<10} {:.1f} tok/s\ntg{:<10} {:.1f} tok/s\n", a.prompt_tokens, pp, a.gen_tokens, tg);
-  fmt::print("memory read  {:.1f} GB/s; weights per token {:.1f} MiB; decode roofline {:.1f} tok/s "
-             "(tg at {:.0f}%)\n", gbps, static_cast<double>(per_token) / (1 << 20), roofline,
-             100 * tg / roofline);
+  fmt::print("memory read  {:.1f} GB/s ({:.1f} before tg, {:.1f} after); weights per token {:.1f} MiB; "
+             "decode roofline {:.1f} tok/s (tg at {:.0f}%)\n", gbps, gbps_before, gbps_after,
+             static_cast<double>(per_token) / (1 << 20), roofline, 100 * tg / roofline);
   if (!results.empty()) {
     fmt::print("{:>4} {:>10} {:>13} {:>13} {:>12} {:>12}\n", "c", "tg tok/s", "ttft p50 ms",
                "ttft p99 ms", "itl p50 ms", "itl p99 ms");

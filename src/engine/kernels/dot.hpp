@@ -71,7 +71,8 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
 // Packed weights: groups of kPackRows rows rearranged at load time so that one vector
 // instruction computes the same columns of all rows of the group (each weight is still read
 // once per product). Q8_0, Q4_0, Q5_0, Q4_K and Q6_K have a packed form where the CPU has its
-// kernels. Q8_0 and Q4_K are packed as bytes and nibbles (Q4_K 1.14x its file size); Q4_0,
+// kernels. Q8_0 and Q4_K are packed as bytes and nibbles (Q4_K 1.03x its file size: its 6-bit
+// scales and minimums one byte each); Q4_0,
 // Q5_0 and Q6_K compact, in their file's bytes (nibbles, and the higher bits as bit planes;
 // Q6_K 1.08x for its scales stored twice), which their single-token kernels unpack in
 // registers: a single token's product waits on memory, so fewer bytes make it faster.

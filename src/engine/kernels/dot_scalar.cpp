@@ -257,8 +257,8 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
   if (type == WeightType::q6_k) {  // per super-block: d, sub-block scales, nibbles, top bits
     return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 32 * 32 + 32 * 16);
   }
-  if (type == WeightType::q4_k) {  // d and dmin, scales, minimums, 32 double slices
-    return static_cast<std::size_t>(n / 256) * (32 + 8 * 16 + 4 * 32 + 4 * 8 * 32);
+  if (type == WeightType::q4_k) {  // d and dmin, scales and minimums, 32 double slices
+    return static_cast<std::size_t>(n / 256) * (32 + 4 * 32 + 4 * 8 * 32);
   }
   if (type == WeightType::q4_0) return static_cast<std::size_t>(n / 32) * (16 + 128);
   if (type == WeightType::q5_0) return static_cast<std::size_t>(n / 32) * (16 + 128 + 32);
@@ -330,12 +330,17 @@ void pack_rows_q6_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n
   }
 }
 
+// Packed Q4_K: per super-block the 8 rows' d, then dmin (halves, 32 bytes); per pair i of
+// sub-blocks 32 bytes: the rows' scales of sub-block 2i, of 2i + 1, their minimums of 2i, of
+// 2i + 1 (8 bytes each, row k at byte k, unpacked from the file's 6-bit fields); then per pair
+// 8 vectors of 32 bytes whose low nibbles are a slice of sub-block 2i (lane 4k + j: column
+// 4c + j of row k) and whose high nibbles the same slice of 2i + 1, which is the file's own
+// nibble order: 1184 bytes for the file's 8 x 144.
 void pack_rows_q4_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
                     std::byte* out) noexcept {
-  for (std::int64_t b = 0; b < n / 256; ++b, out += 32 + 8 * 16 + 4 * 32 + 4 * 8 * 32) {
-    std::byte* scales = out + 32;
-    std::byte* mins = scales + 8 * 16;
-    std::byte* quants = mins + 4 * 32;
+  for (std::int64_t b = 0; b < n / 256; ++b, out += 32 + 4 * 32 + 4 * 8 * 32) {
+    std::byte* scales_mins = out + 32;
+    std::byte* quants = scales_mins + 4 * 32;
     for (int k = 0; k < kPackRows; ++k) {
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
                                static_cast<std::size_t>(b) * 144;
@@ -344,9 +349,8 @@ void pack_rows_q4_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n
       for (int j = 0; j < 8; ++j) {
         int sc, m;
         scale_min_k4(j, u8(block + 4), sc, m);
-        scales[16 * j + 2 * k] = scales[16 * j + 2 * k + 1] = static_cast<std::byte>(sc);
-        const auto m16 = static_cast<std::int16_t>(m);
-        std::memcpy(mins + 32 * (j / 2) + 4 * k + 2 * (j % 2), &m16, 2);
+        scales_mins[32 * (j / 2) + 8 * (j % 2) + k] = static_cast<std::byte>(sc);
+        scales_mins[32 * (j / 2) + 16 + 8 * (j % 2) + k] = static_cast<std::byte>(m);
       }
       for (int i = 0; i < 4; ++i) {
         for (int c = 0; c < 8; ++c) std::memcpy(quants + 256 * i + 32 * c + 4 * k, block + 16 + 32 * i + 4 * c, 4);

@@ -78,9 +78,14 @@ LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 
 constexpr std::size_t kPackedQ8Block = 16 + 256;
 
 // Expanded Q4_0 and Q5_0 (Offset 8 and 16) keep the stored values (0..15, 0..31), unsigned, so
-// maddubs takes them directly (pair sums stay below 2 * 31 * 127) and only Q8_0 (Offset 0)
-// needs the sign steps; their offset term, Offset * sum(a), is taken from the exact integer
-// sum once per block and token, which gives the scalar dot's sum((q - Offset) * a).
+// maddubs takes them directly and only Q8_0 (Offset 0) needs the sign steps; their offset term,
+// Offset * sum(a), is taken from the exact integer sum once per block and token, which gives
+// the scalar dot's sum((q - Offset) * a). Their maddubs lanes (two products, at most 2 * 15 *
+// 127 = 3810 and 2 * 31 * 127 = 7874) add up in int16 over 8 and 4 slices before the madd that
+// widens them (at most 30480 and 31496: exact); Q8_0's (up to 2 * 128 * 127) over one.
+template <int Offset>
+constexpr int kSlicesPerMadd = Offset == 8 ? 8 : Offset == 16 ? 4 : 1;
+
 template <int T, int Offset>
 LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::size_t act_stride,
                                std::int64_t n, float* y, std::int64_t y_stride) noexcept {
@@ -92,6 +97,7 @@ LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::si
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     __m256i sum[T];
     zero(sum);
+    __m256i pairs[T];
 #pragma GCC unroll 8
     for (int s = 0; s < 8; ++s) {
       const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16 + 32 * s));
@@ -102,7 +108,11 @@ LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::si
         std::memcpy(&four, act_block<ActQ8>(act, act_stride, j, b).q + 4 * s, 4);
         __m256i v = _mm256_set1_epi32(four);
         if constexpr (Offset == 0) v = _mm256_sign_epi8(v, w);
-        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones));
+        const __m256i p = _mm256_maddubs_epi16(u, v);
+        pairs[j] = s % kSlicesPerMadd<Offset> ? _mm256_add_epi16(pairs[j], p) : p;
+        if (s % kSlicesPerMadd<Offset> == kSlicesPerMadd<Offset> - 1) {
+          sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(pairs[j], ones));
+        }
       }
     }
     subtract_offset<T, Offset>(sum, act, act_stride, b);
@@ -149,6 +159,8 @@ LLMUX_AVX2 void packed_tile_nibbles(const std::byte* g, const std::byte* act, st
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     __m256i sum[T];
     zero(sum);
+    constexpr int kVectorsPerMadd = kSlicesPerMadd<Offset> / 2;  // int16 sums as packed_tile_q8
+    __m256i pairs[T];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) {
       __m256i lo, hi;
@@ -161,7 +173,11 @@ LLMUX_AVX2 void packed_tile_nibbles(const std::byte* g, const std::byte* act, st
         std::memcpy(&four_hi, a.q + 16 + 4 * v, 4);
         const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(four_lo));
         const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(four_hi));
-        sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(_mm256_add_epi16(p_lo, p_hi), ones));
+        const __m256i p = _mm256_add_epi16(p_lo, p_hi);
+        pairs[j] = v % kVectorsPerMadd ? _mm256_add_epi16(pairs[j], p) : p;
+        if (v % kVectorsPerMadd == kVectorsPerMadd - 1) {
+          sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(pairs[j], ones));
+        }
       }
     }
     subtract_offset<T, Offset>(sum, act, act_stride, b);
@@ -242,6 +258,9 @@ LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::
         std::memcpy(&bsums, act_block<ActQ8K>(act, act_stride, j, b).bsums + 2 * p, 4);
         offset[j] = _mm256_add_epi32(offset[j], _mm256_madd_epi16(pair, _mm256_set1_epi32(bsums)));
       }
+      // Two slices' maddubs lanes (two products of at most 63 * 127 each) add up in int16
+      // (at most 32004: exact) before the madd by their sub-block's scale.
+      __m256i pair_lo[T], pair_hi[T];
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
         __m256i lo, hi;
@@ -258,9 +277,16 @@ LLMUX_AVX2 void packed_tile_q6_k(const std::byte* g, const std::byte* act, std::
           std::int32_t four_lo, four_hi;
           std::memcpy(&four_lo, a.q + 4 * (8 * p + c), 4);
           std::memcpy(&four_hi, a.q + 4 * (8 * p + 4 + c), 4);
-          const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(four_lo)), sc0);
-          const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(four_hi)), sc1);
-          sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(p_lo, p_hi));
+          const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(four_lo));
+          const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(four_hi));
+          if (c % 2 == 0) {
+            pair_lo[j] = p_lo;
+            pair_hi[j] = p_hi;
+            continue;
+          }
+          sum[j] = _mm256_add_epi32(
+              sum[j], _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(pair_lo[j], p_lo), sc0),
+                                       _mm256_madd_epi16(_mm256_add_epi16(pair_hi[j], p_hi), sc1)));
         }
       }
     }
@@ -285,14 +311,35 @@ LLMUX_AVX2 void expand_q6_k(const std::byte* g, std::int64_t n, std::byte* out) 
   }
 }
 
-// Packed Q4_K: per 256-column super-block, the 8 rows' d, then dmin (halves); per 32-column
-// sub-block the rows' scales, each twice (16 bytes); per pair of sub-blocks the rows' minimums
-// as int16 pairs (32 bytes); then per pair of sub-blocks 8 vectors of 32 bytes whose low
-// nibbles are a slice of the first (columns 4c..4c+3 of rows 0..7) and whose high nibbles the
-// same slice of the second. The values are unsigned, so maddubs takes them directly; the
-// minimums' term sum(m * sum(a)) is one madd per pair of sub-blocks with the activations'
-// 32-value sums. Float operations as the scalar reference's: bit-identical to it.
-constexpr std::size_t kPackedQ4KBlock = 32 + 8 * 16 + 4 * 32 + 4 * 8 * 32;
+// Packed Q4_K (pack_rows_q4_k, dot_scalar.cpp): per 256-column super-block, the 8 rows' d,
+// then dmin (halves); per pair of sub-blocks the rows' scales and minimums, one byte each
+// (32 bytes); then per pair of sub-blocks 8 vectors of 32 bytes whose low nibbles are a slice
+// of the first (columns 4c..4c+3 of rows 0..7) and whose high nibbles the same slice of the
+// second. A byte shuffle widens the scales to int16 pairs (one per row, both halves of a
+// slice's pair sums) and the minimums to (first, second) int16 pairs per row. The values are
+// unsigned, so maddubs takes them directly, and a sub-block's pair sums add up in int16 before
+// one madd by its scale; the minimums' term sum(m * sum(a)) is one madd per
+// pair of sub-blocks with the activations' 32-value sums. Float operations as the scalar
+// reference's: bit-identical to it.
+constexpr std::size_t kPackedQ4KBlock = 32 + 4 * 32 + 4 * 8 * 32;
+
+// pshufb masks on 16 bytes broadcast to both halves: int16 lanes 2k and 2k + 1 = byte k (+ 8
+// for the second sub-block's scales), and int16 lanes (2k, 2k + 1) = bytes (k, 8 + k).
+struct Q4KMasks {
+  alignas(32) std::int8_t scale[2][32];
+  alignas(32) std::int8_t min_pairs[32];
+};
+constexpr Q4KMasks make_q4_k_masks() {
+  Q4KMasks m{};
+  for (int lane = 0; lane < 32; ++lane) {
+    const bool high = lane % 2;  // the zero high byte of every int16
+    m.scale[0][lane] = high ? -128 : static_cast<std::int8_t>(lane / 4);
+    m.scale[1][lane] = high ? -128 : static_cast<std::int8_t>(8 + lane / 4);
+    m.min_pairs[lane] = high ? -128 : static_cast<std::int8_t>(lane / 4 + (lane / 2 % 2 ? 8 : 0));
+  }
+  return m;
+}
+constexpr Q4KMasks kQ4KMasks = make_q4_k_masks();
 
 template <int T>
 LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
@@ -300,37 +347,23 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
   __m256 acc[T];
   zero(acc);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i scale0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KMasks.scale[0]));
+  const __m256i scale1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KMasks.scale[1]));
+  const __m256i min_pairs = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KMasks.min_pairs));
   for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ4KBlock) {
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
-    const std::byte* scales = g + 32;
-    const std::byte* mins = scales + 8 * 16;
-    const std::byte* quants = mins + 4 * 32;
-    __m256i sum[T], summ[T];
-#pragma GCC unroll 4
-    for (int j = 0; j < T; ++j) {
-      sum[j] = _mm256_setzero_si256();
-      // The activations' sums over each 32 values (int16, |s| <= 32 * 127) paired by
-      // sub-block pairs, times the minimums' pairs.
-      const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
-      std::int32_t pairs[4];
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(pairs),
-                       _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8))));
-      __m256i m = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) {
-        const __m256i mi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins + 32 * i));
-        m = _mm256_add_epi32(m, _mm256_madd_epi16(mi, _mm256_set1_epi32(pairs[i])));
-      }
-      summ[j] = m;
-    }
+    const std::byte* scales_mins = g + 32;
+    const std::byte* quants = scales_mins + 4 * 32;
+    __m256i sum[T];
+    zero(sum);
     for (int i = 0; i < 4; ++i) {
       prefetch_ahead<256>(quants + 256 * i);
-      const __m256i sc0 = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 32 * i)));
-      const __m256i sc1 = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 32 * i + 16)));
+      // A sub-block's 8 slices add up in int16 before its scale's madd: each maddubs lane is
+      // two products of at most 15 * 127, so 8 slices stay within 16 * 15 * 127 = 30480.
+      __m256i s0[T], s1[T];
+      zero(s0);
+      zero(s1);
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 256 * i + 32 * c));
@@ -342,10 +375,39 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
           std::int32_t four0, four1;
           std::memcpy(&four0, a.q + 64 * i + 4 * c, 4);
           std::memcpy(&four1, a.q + 64 * i + 32 + 4 * c, 4);
-          const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(four0)), sc0);
-          const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(four1)), sc1);
-          sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(p0, p1));
+          s0[j] = _mm256_add_epi16(s0[j], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(four0)));
+          s1[j] = _mm256_add_epi16(s1[j], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(four1)));
         }
+      }
+      const __m256i sc = _mm256_broadcastsi128_si256(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales_mins + 32 * i)));
+      const __m256i sc0 = _mm256_shuffle_epi8(sc, scale0), sc1 = _mm256_shuffle_epi8(sc, scale1);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; ++j) {
+        sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(_mm256_madd_epi16(s0[j], sc0), _mm256_madd_epi16(s1[j], sc1)));
+      }
+    }
+    // The minimums' term: the activations' sums over each 32 values (int16, |s| <= 32 * 127)
+    // paired by sub-block pairs, times the minimums' pairs.
+    __m256i mins[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      mins[i] = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                        reinterpret_cast<const __m128i*>(scales_mins + 32 * i + 16))),
+                                    min_pairs);
+    }
+    __m256i summ[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
+      std::int32_t pairs[4];
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(pairs),
+                       _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8))));
+      summ[j] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        summ[j] = _mm256_add_epi32(summ[j], _mm256_madd_epi16(mins[i], _mm256_set1_epi32(pairs[i])));
       }
     }
 #pragma GCC unroll 4

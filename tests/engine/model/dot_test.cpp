@@ -228,6 +228,9 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
       EXPECT_EQ(packed.size(), type == WeightType::q6_k ? k::kPackRows * rb + 128 * blocks : k::kPackRows * rb)
           << name_of(type);
     }
+    if (type == WeightType::q4_k) {  // 6-bit scales and minimums as bytes: 1184 for 8 x 144
+      EXPECT_EQ(packed.size(), k::kPackRows * rb + 32 * blocks);
+    }
     std::vector<std::byte> expanded(k::packed_expanded_bytes(type, n));
     EXPECT_EQ(expanded.empty(), !compact) << name_of(type);
     if (!expanded.empty()) k::expand_packed(type, packed.data(), n, expanded.data());
@@ -260,6 +263,66 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
   }
   EXPECT_EQ(k::packed_tile_function(WeightType::q5_k, 1), nullptr);
   EXPECT_EQ(k::packed_group_bytes(WeightType::q5_k, 256), 0u);
+}
+
+// The kernels add maddubs lanes in int16 before widening them (8 slices of 4-bit values, 4 of
+// 5-bit, 2 of 6-bit): exact only because each lane's bound times the slices stays below 32768.
+// Every stored value at its largest against activations of +-127 is the case that would wrap.
+TEST(Dot, PackedKernelsAreExactAtTheLargestValues) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  const auto half_one = [](std::byte* p) { p[0] = std::byte{0x00}; p[1] = std::byte{0x3C}; };
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k,
+                          WeightType::q4_k}) {
+    const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k;
+    const std::int64_t blocks = 3, n = (kquant ? 256 : 32) * blocks;
+    const std::size_t rb = k::row_bytes(type, n), block = rb / static_cast<std::size_t>(blocks);
+    // All bits set: Q4_0 15, Q5_0 31, Q4_K 15 with scales and minimums 63, Q6_K 63.
+    std::vector<std::byte> w(rb * k::kPackRows, std::byte{0xFF});
+    for (std::size_t b = 0; b < w.size(); b += block) {
+      if (type == WeightType::q6_k) {
+        std::memset(&w[b + 192], 0x7F, 16);  // int8 sub-block scales, largest positive
+        half_one(&w[b + 208]);
+      } else {
+        half_one(&w[b]);
+        if (type == WeightType::q4_k) half_one(&w[b + 2]);  // dmin
+        if (type == WeightType::q8_0) std::memset(&w[b + 2], 0x7F, 32);
+      }
+    }
+    std::vector<std::byte> packed(k::packed_group_bytes(type, n));
+    k::pack_rows(type, w.data(), rb, n, packed.data());
+    std::vector<std::byte> expanded(k::packed_expanded_bytes(type, n));
+    if (!expanded.empty()) k::expand_packed(type, packed.data(), n, expanded.data());
+    const std::size_t as = static_cast<std::size_t>(blocks) * (kquant ? sizeof(k::ActQ8K) : sizeof(k::ActQ8));
+    std::vector<std::byte> act(as * k::kPackedTokens);
+    for (int t = 0; t < k::kPackedTokens; ++t) {  // +127 everywhere, then -127
+      const std::vector<float> x(static_cast<std::size_t>(n), t == 0 ? 1.0f : -1.0f);
+      if (kquant) {
+        k::quantize_act_q8k(x.data(), reinterpret_cast<k::ActQ8K*>(act.data() + t * as), n);
+      } else {
+        k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
+      }
+    }
+    const k::DotFn reference = k::dot_function_scalar(type);
+    for (bool expand : {false, true}) {
+      if (expand && expanded.empty()) continue;
+      for (int t = 1; t <= k::kPackedTokens; ++t) {
+        const k::PackedTileFn kernel =
+            expand ? k::expanded_tile_function(type, t) : k::packed_tile_function(type, t);
+        ASSERT_NE(kernel, nullptr) << name_of(type);
+        std::vector<float> y(static_cast<std::size_t>(k::kPackedTokens * k::kPackRows));
+        kernel(expand ? expanded.data() : packed.data(), act.data(), as, n, y.data(), k::kPackRows);
+        for (int j = 0; j < t; ++j) {
+          const float want = reference(w.data(), act.data() + j * as, n);
+          EXPECT_NE(want, 0.0f);
+          for (int i = 0; i < k::kPackRows; ++i) {
+            EXPECT_EQ(y[static_cast<std::size_t>(j * k::kPackRows + i)], want)
+                << name_of(type) << " tokens " << t << " row " << i << " token " << j
+                << (expand ? " expanded" : "");
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
