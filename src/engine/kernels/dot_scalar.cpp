@@ -257,8 +257,9 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
   if (type == WeightType::q6_k) {  // per super-block: d, sub-block scales, nibbles, top bits
     return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 32 * 32 + 32 * 16);
   }
-  if (type == WeightType::q4_k) {  // d and dmin, scales and minimums, 32 double slices
-    return static_cast<std::size_t>(n / 256) * (32 + 4 * 32 + 4 * 8 * 32);
+  if (type == WeightType::q4_k || type == WeightType::q5_k) {  // d and dmin, scales and
+    // minimums, 32 double slices (and Q5_K's fifth bits)
+    return static_cast<std::size_t>(n / 256) * (32 + 4 * 32 + 4 * 8 * 32 + (type == WeightType::q5_k ? 256 : 0));
   }
   if (type == WeightType::q4_0) return static_cast<std::size_t>(n / 32) * (16 + 128);
   if (type == WeightType::q5_0) return static_cast<std::size_t>(n / 32) * (16 + 128 + 32);
@@ -330,20 +331,29 @@ void pack_rows_q6_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n
   }
 }
 
-// Packed Q4_K: per super-block the 8 rows' d, then dmin (halves, 32 bytes); per pair i of
-// sub-blocks 32 bytes: the rows' scales of sub-block 2i, of 2i + 1, their minimums of 2i, of
+// Packed Q4_K and Q5_K: per super-block the 8 rows' d, then dmin (halves, 32 bytes); per pair i
+// of sub-blocks 32 bytes: the rows' scales of sub-block 2i, of 2i + 1, their minimums of 2i, of
 // 2i + 1 (8 bytes each, row k at byte k, unpacked from the file's 6-bit fields); then per pair
 // 8 vectors of 32 bytes whose low nibbles are a slice of sub-block 2i (lane 4k + j: column
 // 4c + j of row k) and whose high nibbles the same slice of 2i + 1, which is the file's own
-// nibble order: 1184 bytes for the file's 8 x 144.
-void pack_rows_q4_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
-                    std::byte* out) noexcept {
-  for (std::int64_t b = 0; b < n / 256; ++b, out += 32 + 4 * 32 + 4 * 8 * 32) {
+// nibble order; Q5_K's fifth bits follow, per pair 8 words of 64 bits, one per vector, laid out
+// as Q5_0's (lane L = 8e + b: the low slice's bit at 8b + 4 + e, the high slice's at 8b + e).
+// 1184 bytes for the file's 8 x 144 (Q4_K), 1440 for 8 x 176 (Q5_K).
+template <int Bits>
+void pack_rows_q_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
+                   std::byte* out) noexcept {
+  constexpr std::size_t kFile = Bits == 4 ? 144 : 176;
+  constexpr std::size_t kGroup = 32 + 4 * 32 + 4 * 8 * 32 + (Bits == 5 ? 4 * 8 * 8 : 0);
+  for (std::int64_t b = 0; b < n / 256; ++b, out += kGroup) {
     std::byte* scales_mins = out + 32;
     std::byte* quants = scales_mins + 4 * 32;
+    std::byte* fifth = quants + 4 * 8 * 32;
+    if constexpr (Bits == 5) std::memset(fifth, 0, 4 * 8 * 8);
     for (int k = 0; k < kPackRows; ++k) {
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
-                               static_cast<std::size_t>(b) * 144;
+                               static_cast<std::size_t>(b) * kFile;
+      const std::uint8_t* qh = u8(block + 16);
+      const std::byte* ql = block + (Bits == 4 ? 16 : 48);
       std::memcpy(out + 2 * k, block, 2);
       std::memcpy(out + 16 + 2 * k, block + 2, 2);
       for (int j = 0; j < 8; ++j) {
@@ -353,7 +363,19 @@ void pack_rows_q4_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n
         scales_mins[32 * (j / 2) + 16 + 8 * (j % 2) + k] = static_cast<std::byte>(m);
       }
       for (int i = 0; i < 4; ++i) {
-        for (int c = 0; c < 8; ++c) std::memcpy(quants + 256 * i + 32 * c + 4 * k, block + 16 + 32 * i + 4 * c, 4);
+        for (int c = 0; c < 8; ++c) {
+          std::memcpy(quants + 256 * i + 32 * c + 4 * k, ql + 32 * i + 4 * c, 4);
+          if constexpr (Bits == 5) {
+            std::uint64_t word;
+            std::memcpy(&word, fifth + 64 * i + 8 * c, 8);
+            for (int j = 0; j < 4; ++j) {
+              const int lane = 4 * k + j, e = lane / 8, at = lane % 8, l = 4 * c + j;
+              word |= static_cast<std::uint64_t>((qh[l] >> (2 * i)) & 1u) << (8 * at + 4 + e);
+              word |= static_cast<std::uint64_t>((qh[l] >> (2 * i + 1)) & 1u) << (8 * at + e);
+            }
+            std::memcpy(fifth + 64 * i + 8 * c, &word, 8);
+          }
+        }
       }
     }
   }
@@ -367,8 +389,12 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
     pack_rows_q6_k(rows, row_bytes, n, out);
     return;
   }
-  if (type == WeightType::q4_k) {
-    pack_rows_q4_k(rows, row_bytes, n, out);
+  if (type == WeightType::q4_k || type == WeightType::q5_k) {
+    if (type == WeightType::q4_k) {
+      pack_rows_q_k<4>(rows, row_bytes, n, out);
+    } else {
+      pack_rows_q_k<5>(rows, row_bytes, n, out);
+    }
     return;
   }
   const auto layout = weight_layout(static_cast<std::uint32_t>(type));

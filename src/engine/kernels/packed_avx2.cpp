@@ -131,6 +131,18 @@ LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::si
 template <int Offset>
 constexpr std::size_t kPackedNibbleBlock = 16 + 128 + (Offset == 16 ? 32 : 0);
 
+// Bit 4 of every byte of lo and hi from a 64-bit word of fifth bits (Q5_0, Q5_K): broadcast to
+// the 4 lanes and shifted by (0, 1, 2, 3) right for lo, by (4, 3, 2, 1) left for hi, lane L = 8e
+// + b taking the low slice's bit from bit 8b + 4 + e and the high slice's from bit 8b + e.
+LLMUX_AVX2 inline void add_fifth_bits(const std::byte* word_at, __m256i& lo, __m256i& hi) {
+  std::int64_t word;
+  std::memcpy(&word, word_at, 8);
+  const __m256i bits = _mm256_set1_epi64x(word);
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_srlv_epi64(bits, _mm256_setr_epi64x(0, 1, 2, 3)), bit4));
+  hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_sllv_epi64(bits, _mm256_setr_epi64x(4, 3, 2, 1)), bit4));
+}
+
 // Vector v of a compact block as the byte slices v (lo) and v + 4 (hi) of Q8_0's layout.
 template <int Offset>
 LLMUX_AVX2 inline void unpack_slices(const std::byte* block, int v, __m256i& lo, __m256i& hi) {
@@ -138,14 +150,7 @@ LLMUX_AVX2 inline void unpack_slices(const std::byte* block, int v, __m256i& lo,
   const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * v));
   lo = _mm256_and_si256(x, low4);
   hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
-  if constexpr (Offset == 16) {
-    std::int64_t word;
-    std::memcpy(&word, block + 16 + 128 + 8 * v, 8);
-    const __m256i bits = _mm256_set1_epi64x(word);
-    const __m256i bit4 = _mm256_set1_epi8(0x10);
-    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_srlv_epi64(bits, _mm256_setr_epi64x(0, 1, 2, 3)), bit4));
-    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_sllv_epi64(bits, _mm256_setr_epi64x(4, 3, 2, 1)), bit4));
-  }
+  if constexpr (Offset == 16) add_fifth_bits(block + 16 + 128 + 8 * v, lo, hi);
 }
 
 template <int T, int Offset>
@@ -311,17 +316,18 @@ LLMUX_AVX2 void expand_q6_k(const std::byte* g, std::int64_t n, std::byte* out) 
   }
 }
 
-// Packed Q4_K (pack_rows_q4_k, dot_scalar.cpp): per 256-column super-block, the 8 rows' d,
-// then dmin (halves); per pair of sub-blocks the rows' scales and minimums, one byte each
-// (32 bytes); then per pair of sub-blocks 8 vectors of 32 bytes whose low nibbles are a slice
-// of the first (columns 4c..4c+3 of rows 0..7) and whose high nibbles the same slice of the
-// second. A byte shuffle widens the scales to int16 pairs (one per row, both halves of a
-// slice's pair sums) and the minimums to (first, second) int16 pairs per row. The values are
-// unsigned, so maddubs takes them directly, and a sub-block's pair sums add up in int16 before
-// one madd by its scale; the minimums' term sum(m * sum(a)) is one madd per
-// pair of sub-blocks with the activations' 32-value sums. Float operations as the scalar
-// reference's: bit-identical to it.
-constexpr std::size_t kPackedQ4KBlock = 32 + 4 * 32 + 4 * 8 * 32;
+// Packed Q4_K and Q5_K (pack_rows_q_k, dot_scalar.cpp): per 256-column super-block, the 8
+// rows' d, then dmin (halves); per pair of sub-blocks the rows' scales and minimums, one byte
+// each (32 bytes); then per pair of sub-blocks 8 vectors of 32 bytes whose low nibbles are a
+// slice of the first (columns 4c..4c+3 of rows 0..7) and whose high nibbles the same slice of
+// the second; Q5_K's fifth bits follow as Q5_0's, one 64-bit word per vector. A byte shuffle
+// widens the scales to int16 pairs (one per row, both halves of a slice's pair sums) and the
+// minimums to (first, second) int16 pairs per row. The values are unsigned, so maddubs takes
+// them directly, and a sub-block's pair sums add up in int16 before one madd by its scale; the
+// minimums' term sum(m * sum(a)) is one madd per pair of sub-blocks with the activations'
+// 32-value sums. Float operations as the scalar reference's: bit-identical to it.
+template <int Bits>
+constexpr std::size_t kPackedQKBlock = 32 + 4 * 32 + 4 * 8 * 32 + (Bits == 5 ? 4 * 8 * 8 : 0);
 
 // pshufb masks on 16 bytes broadcast to both halves: int16 lanes 2k and 2k + 1 = byte k (+ 8
 // for the second sub-block's scales), and int16 lanes (2k, 2k + 1) = bytes (k, 8 + k).
@@ -341,16 +347,16 @@ constexpr Q4KMasks make_q4_k_masks() {
 }
 constexpr Q4KMasks kQ4KMasks = make_q4_k_masks();
 
-template <int T>
-LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                                 std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+template <int T, int Bits>
+LLMUX_AVX2 void packed_tile_q_k(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                std::int64_t n, float* y, std::int64_t y_stride) noexcept {
   __m256 acc[T];
   zero(acc);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i scale0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KMasks.scale[0]));
   const __m256i scale1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KMasks.scale[1]));
   const __m256i min_pairs = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KMasks.min_pairs));
-  for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQ4KBlock) {
+  for (std::int64_t b = 0; b < n / 256; ++b, g += kPackedQKBlock<Bits>) {
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
     const std::byte* scales_mins = g + 32;
@@ -359,32 +365,34 @@ LLMUX_AVX2 void packed_tile_q4_k(const std::byte* g, const std::byte* act, std::
     zero(sum);
     for (int i = 0; i < 4; ++i) {
       prefetch_ahead<256>(quants + 256 * i);
-      // A sub-block's 8 slices add up in int16 before its scale's madd: each maddubs lane is
-      // two products of at most 15 * 127, so 8 slices stay within 16 * 15 * 127 = 30480.
+      const __m256i sc = _mm256_broadcastsi128_si256(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales_mins + 32 * i)));
+      const __m256i sc0 = _mm256_shuffle_epi8(sc, scale0), sc1 = _mm256_shuffle_epi8(sc, scale1);
+      // Slices add up in int16 before their scale's madd: each maddubs lane is two products of
+      // at most 15 * 127 (Q4_K: 8 slices, up to 30480) or 31 * 127 (Q5_K: 4, up to 31496).
+      constexpr int kSlicesPerMadd = Bits == 4 ? 8 : 4;
       __m256i s0[T], s1[T];
-      zero(s0);
-      zero(s1);
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 256 * i + 32 * c));
-        const __m256i lo = _mm256_and_si256(v, low4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        __m256i lo = _mm256_and_si256(v, low4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        if constexpr (Bits == 5) add_fifth_bits(quants + 4 * 8 * 32 + 64 * i + 8 * c, lo, hi);
 #pragma GCC unroll 4
         for (int j = 0; j < T; ++j) {
           const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
           std::int32_t four0, four1;
           std::memcpy(&four0, a.q + 64 * i + 4 * c, 4);
           std::memcpy(&four1, a.q + 64 * i + 32 + 4 * c, 4);
-          s0[j] = _mm256_add_epi16(s0[j], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(four0)));
-          s1[j] = _mm256_add_epi16(s1[j], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(four1)));
+          const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(four0));
+          const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(four1));
+          s0[j] = c % kSlicesPerMadd ? _mm256_add_epi16(s0[j], p0) : p0;
+          s1[j] = c % kSlicesPerMadd ? _mm256_add_epi16(s1[j], p1) : p1;
+          if (c % kSlicesPerMadd == kSlicesPerMadd - 1) {
+            sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(_mm256_madd_epi16(s0[j], sc0),
+                                                               _mm256_madd_epi16(s1[j], sc1)));
+          }
         }
-      }
-      const __m256i sc = _mm256_broadcastsi128_si256(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales_mins + 32 * i)));
-      const __m256i sc0 = _mm256_shuffle_epi8(sc, scale0), sc1 = _mm256_shuffle_epi8(sc, scale1);
-#pragma GCC unroll 4
-      for (int j = 0; j < T; ++j) {
-        sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(_mm256_madd_epi16(s0[j], sc0), _mm256_madd_epi16(s1[j], sc1)));
       }
     }
     // The minimums' term: the activations' sums over each 32 values (int16, |s| <= 32 * 127)
@@ -431,13 +439,15 @@ PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_nibbles<1, 16>, packed_tile_nibbles<2, 16>};
   static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1, true>,
                                                       packed_tile_q6_k<2, true>};
-  static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q4_k<1>, packed_tile_q4_k<2>};
+  static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q_k<1, 4>, packed_tile_q_k<2, 4>};
+  static constexpr PackedTileFn q5k[kPackedTokens] = {packed_tile_q_k<1, 5>, packed_tile_q_k<2, 5>};
   switch (type) {
     case WeightType::q8_0: return q8[tokens - 1];
     case WeightType::q4_0: return q4[tokens - 1];
     case WeightType::q5_0: return q5[tokens - 1];
     case WeightType::q6_k: return q6k[tokens - 1];
     case WeightType::q4_k: return q4k[tokens - 1];
+    case WeightType::q5_k: return q5k[tokens - 1];
     default: return nullptr;
   }
 }

@@ -197,9 +197,9 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
   std::mt19937 rng(31);
   std::uniform_int_distribution<int> byte(0, 255);
   for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k,
-                          WeightType::q4_k})
+                          WeightType::q4_k, WeightType::q5_k})
   for (std::int64_t blocks : {1, 3, 7, 28}) {
-    const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k;
+    const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k || type == WeightType::q5_k;
     const std::int64_t n = (kquant ? 256 : 32) * blocks;
     const std::size_t rb = k::row_bytes(type, n);
     std::vector<std::byte> w;
@@ -228,7 +228,8 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
       EXPECT_EQ(packed.size(), type == WeightType::q6_k ? k::kPackRows * rb + 128 * blocks : k::kPackRows * rb)
           << name_of(type);
     }
-    if (type == WeightType::q4_k) {  // 6-bit scales and minimums as bytes: 1184 for 8 x 144
+    if (type == WeightType::q4_k || type == WeightType::q5_k) {  // 6-bit scales and minimums
+      // as bytes: 1184 for 8 x 144, 1440 for 8 x 176
       EXPECT_EQ(packed.size(), k::kPackRows * rb + 32 * blocks);
     }
     std::vector<std::byte> expanded(k::packed_expanded_bytes(type, n));
@@ -261,8 +262,8 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
       }
     }
   }
-  EXPECT_EQ(k::packed_tile_function(WeightType::q5_k, 1), nullptr);
-  EXPECT_EQ(k::packed_group_bytes(WeightType::q5_k, 256), 0u);
+  EXPECT_EQ(k::packed_tile_function(WeightType::q5_1, 1), nullptr);
+  EXPECT_EQ(k::packed_group_bytes(WeightType::q5_1, 256), 0u);
 }
 
 // The kernels add maddubs lanes in int16 before widening them (8 slices of 4-bit values, 4 of
@@ -272,11 +273,11 @@ TEST(Dot, PackedKernelsAreExactAtTheLargestValues) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   const auto half_one = [](std::byte* p) { p[0] = std::byte{0x00}; p[1] = std::byte{0x3C}; };
   for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k,
-                          WeightType::q4_k}) {
-    const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k;
+                          WeightType::q4_k, WeightType::q5_k}) {
+    const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k || type == WeightType::q5_k;
     const std::int64_t blocks = 3, n = (kquant ? 256 : 32) * blocks;
     const std::size_t rb = k::row_bytes(type, n), block = rb / static_cast<std::size_t>(blocks);
-    // All bits set: Q4_0 15, Q5_0 31, Q4_K 15 with scales and minimums 63, Q6_K 63.
+    // All bits set: Q4_0 15, Q5_0 31, Q4_K 15 and Q5_K 31 with scales and minimums 63, Q6_K 63.
     std::vector<std::byte> w(rb * k::kPackRows, std::byte{0xFF});
     for (std::size_t b = 0; b < w.size(); b += block) {
       if (type == WeightType::q6_k) {
@@ -284,7 +285,7 @@ TEST(Dot, PackedKernelsAreExactAtTheLargestValues) {
         half_one(&w[b + 208]);
       } else {
         half_one(&w[b]);
-        if (type == WeightType::q4_k) half_one(&w[b + 2]);  // dmin
+        if (type == WeightType::q4_k || type == WeightType::q5_k) half_one(&w[b + 2]);  // dmin
         if (type == WeightType::q8_0) std::memset(&w[b + 2], 0x7F, 32);
       }
     }
@@ -341,7 +342,7 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
     const k::PackedBuffer packed = k::pack_matrix(m);
     const bool packable = type == WeightType::q8_0 || type == WeightType::q4_0 ||
                           type == WeightType::q5_0 || type == WeightType::q6_k ||
-                          type == WeightType::q4_k;
+                          type == WeightType::q4_k || type == WeightType::q5_k;
     EXPECT_EQ(m.packed != nullptr, packable && k::cpu_has_avx2()) << name_of(type);
     const auto x = random_floats(33 * cols, rng);
     for (bool integer : {true, false}) {
