@@ -11,8 +11,8 @@
 // matrix; q4_k_m uses Q6_K for the output (the token embedding when tied) and for attn_v and
 // ffn_down in the layers llama.cpp gives more bits (the first and last eighth, and every third
 // in between), Q4_K elsewhere; q5_k_m the same with Q5_K for Q4_K. A matrix whose rows are not
-// a multiple of 256 falls back to Q5_0 (for Q4_K) or Q8_0 (for Q6_K), as llama.cpp does; its
-// fallback for Q5_K, Q5_1, is not written here (q5_k_m needs a shape such as llama-3.2-1b's). Norms and biases stay F32. The vocabulary
+// a multiple of 256 falls back to Q5_0 (for Q4_K), Q5_1 (for Q5_K) or Q8_0 (for Q6_K), as
+// llama.cpp does. Norms and biases stay F32. The vocabulary
 // is padded with unused "[PADn]" tokens to the embedding's row count, as the converter does.
 #include <cmath>
 #include <cstring>
@@ -81,13 +81,7 @@ k::WeightType pick_type(const std::string& file_type, const std::string& role, s
   if (role == "output" || ((role == "attn_v" || role == "ffn_down") && more_bits(layer, n_layer))) {
     t = W::q6_k;
   }
-  if (cols % 256 != 0) {
-    if (t == W::q5_k) {
-      throw std::runtime_error("q5_k_m: rows of " + std::to_string(cols) +
-                               " values would fall back to Q5_1, which this tool does not write");
-    }
-    t = t == W::q6_k ? W::q8_0 : W::q5_0;
-  }
+  if (cols % 256 != 0) t = t == W::q6_k ? W::q8_0 : t == W::q5_k ? W::q5_1 : W::q5_0;
   return t;
 }
 

@@ -261,16 +261,26 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
     // minimums, 32 double slices (and Q5_K's fifth bits)
     return static_cast<std::size_t>(n / 256) * (32 + 4 * 32 + 4 * 8 * 32 + (type == WeightType::q5_k ? 256 : 0));
   }
-  if (type == WeightType::q4_0) return static_cast<std::size_t>(n / 32) * (16 + 128);
-  if (type == WeightType::q5_0) return static_cast<std::size_t>(n / 32) * (16 + 128 + 32);
-  return static_cast<std::size_t>(n / 32) * (16 + 256);  // per block: scales, then 8 slices
+  // Per 32-value block: the rows' scales (and minimums), nibbles (and fifth bits) or 8 slices.
+  switch (type) {
+    case WeightType::q4_0: return static_cast<std::size_t>(n / 32) * (16 + 128);
+    case WeightType::q5_0: return static_cast<std::size_t>(n / 32) * (16 + 128 + 32);
+    case WeightType::q4_1: return static_cast<std::size_t>(n / 32) * (32 + 128);
+    case WeightType::q5_1: return static_cast<std::size_t>(n / 32) * (32 + 128 + 32);
+    default: return static_cast<std::size_t>(n / 32) * (16 + 256);
+  }
 }
 
 std::size_t packed_expanded_bytes(WeightType type, std::int64_t n) noexcept {
   if (!packed_tile_function(type, 1)) return 0;
   if (type == WeightType::q6_k) return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 64 * 32);
-  if (type != WeightType::q4_0 && type != WeightType::q5_0) return 0;
-  return static_cast<std::size_t>(n / 32) * (16 + 256);  // Q8_0's layout
+  if (type == WeightType::q4_0 || type == WeightType::q5_0) {
+    return static_cast<std::size_t>(n / 32) * (16 + 256);  // Q8_0's layout
+  }
+  if (type == WeightType::q4_1 || type == WeightType::q5_1) {
+    return static_cast<std::size_t>(n / 32) * (32 + 256);  // and the minimums
+  }
+  return 0;
 }
 
 namespace {
@@ -398,26 +408,30 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
     return;
   }
   const auto layout = weight_layout(static_cast<std::uint32_t>(type));
-  if (!layout || (type != WeightType::q8_0 && type != WeightType::q4_0 && type != WeightType::q5_0)) {
+  const bool min = type == WeightType::q4_1 || type == WeightType::q5_1;
+  if (!layout || (type != WeightType::q8_0 && type != WeightType::q4_0 && type != WeightType::q5_0 && !min)) {
     return;
   }
   const std::size_t out_block = packed_group_bytes(type, 32);
+  const std::size_t header = min ? 32 : 16;  // the rows' half scales (and half minimums)
   for (std::int64_t b = 0; b < n / 32; ++b, out += out_block) {
     for (int k = 0; k < kPackRows; ++k) {
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
                                static_cast<std::size_t>(b) * layout->block_bytes;
-      std::memcpy(out + 2 * k, block, 2);  // the half scale comes first in all three
+      std::memcpy(out + 2 * k, block, 2);  // the half scale comes first in all five
+      if (min) std::memcpy(out + 16 + 2 * k, block + 2, 2);  // then Q4_1's and Q5_1's minimum
       if (type == WeightType::q8_0) {
         // 8 slices of 32 bytes, slice s holding columns 4s..4s+3 of rows 0..7.
         for (int s = 0; s < 8; ++s) std::memcpy(out + 16 + 32 * s + 4 * k, block + 2 + 4 * s, 4);
         continue;
       }
-      // Q4_0/Q5_0: the block's 32 integers as stored (before their offset of 8 or 16 is taken
-      // away, which the kernels do once per block with the activations' sum).
-      const bool five = type == WeightType::q5_0;
+      // Q4_0/Q5_0/Q4_1/Q5_1: the block's 32 integers as stored (before Q4_0's and Q5_0's offset
+      // of 8 or 16 is taken away, which the kernels do once per block with the activations' sum).
+      const bool five = type == WeightType::q5_0 || type == WeightType::q5_1;
+      const std::size_t at = min ? 4 : 2;  // past the scale (and minimum)
       std::uint32_t qh = 0;
-      if (five) std::memcpy(&qh, block + 2, 4);
-      const std::uint8_t* qs = u8(block + (five ? 6 : 2));
+      if (five) std::memcpy(&qh, block + at, 4);
+      const std::uint8_t* qs = u8(block + at + (five ? 4 : 0));
       std::uint8_t q[32];
       for (int j = 0; j < 16; ++j) {
         q[j] = static_cast<std::uint8_t>((qs[j] & 15) | (((qh >> j) & 1u) << 4));
@@ -425,20 +439,22 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
       }
       // The slices as in Q8_0's layout, lane L = 4k + c of slice s holding column 4s + c of
       // row k; 32-byte vector v (0..3) holds slice v in its low nibbles and slice v + 4 in its
-      // high nibbles. Q5_0's fifth bits follow as one 64-bit word per vector v, laid out for
-      // shifts by whole 64-bit lanes: lane L = 8e + i (e = L / 8) of slice v is bit
+      // high nibbles. The fifth bits (Q5_0, Q5_1) follow as one 64-bit word per vector v, laid
+      // out for shifts by whole 64-bit lanes: lane L = 8e + i (e = L / 8) of slice v is bit
       // 8i + 4 + e, of slice v + 4 bit 8i + e.
+      std::byte* nibbles = out + header;
+      std::byte* fifth = nibbles + 128;
       for (int v = 0; v < 4; ++v) {
         std::uint64_t bits = 0;
-        if (five && k > 0) std::memcpy(&bits, out + 16 + 128 + 8 * v, 8);  // rows before k
+        if (five && k > 0) std::memcpy(&bits, fifth + 8 * v, 8);  // rows before k
         for (int c = 0; c < 4; ++c) {
           const int lane = 4 * k + c, e = lane / 8, i = lane % 8;
           const std::uint8_t lo = q[4 * v + c], hi = q[4 * (v + 4) + c];
-          out[16 + 32 * v + lane] = static_cast<std::byte>((lo & 15) | ((hi & 15) << 4));
+          nibbles[32 * v + lane] = static_cast<std::byte>((lo & 15) | ((hi & 15) << 4));
           bits |= static_cast<std::uint64_t>(lo >> 4) << (8 * i + 4 + e);
           bits |= static_cast<std::uint64_t>(hi >> 4) << (8 * i + e);
         }
-        if (five) std::memcpy(out + 16 + 128 + 8 * v, &bits, 8);
+        if (five) std::memcpy(fifth + 8 * v, &bits, 8);
       }
     }
   }

@@ -47,7 +47,27 @@ LLMUX_AVX2 inline void zero(__m256i (&sum)[T]) {
   for (int j = 0; j < T; ++j) sum[j] = _mm256_setzero_si256();
 }
 
-// The offset term of unsigned stored values (Q4_0/Q5_0: Offset 8/16; Q8_0: 0, none): the
+// The 32-value block types, packed in Q8_0's slice layout or compact: Q8_0 (signed bytes), Q4_0
+// and Q5_0 (stored 0..15 and 0..31, offset 8 and 16), Q4_1 and Q5_1 (stored 0..15 and 0..31
+// with a per-block minimum m: value = d * q + m).
+template <WeightType W>
+struct Block32 {
+  static constexpr int kBits = W == WeightType::q8_0                              ? 8
+                               : W == WeightType::q5_0 || W == WeightType::q5_1 ? 5
+                                                                                  : 4;
+  static constexpr bool kMin = W == WeightType::q4_1 || W == WeightType::q5_1;
+  static constexpr int kOffset = kBits == 8 || kMin ? 0 : 1 << (kBits - 1);
+  // The 8 rows' half scales d, then for Q4_1 and Q5_1 their half minimums m.
+  static constexpr std::size_t kHeader = kMin ? 32 : 16;
+  static constexpr std::size_t kBytes = kHeader + 256;  // 8 slices of bytes
+  static constexpr std::size_t kCompact = kHeader + 128 + (kBits == 5 ? 32 : 0);
+  // Slices whose maddubs lanes (two products of at most 2 * 15 * 127 = 3810 or 2 * 31 * 127 =
+  // 7874 for unsigned values, 2 * 128 * 127 for Q8_0's) add up in int16 before the madd that
+  // widens them: at most 30480 and 31496, exact.
+  static constexpr int kSlicesPerMadd = kBits == 4 ? 8 : kBits == 5 ? 4 : 1;
+};
+
+// The offset term of unsigned stored values (Q4_0/Q5_0: Offset 8/16; otherwise none): the
 // exact sum(q * a) less Offset * sum(a), which gives the scalar dot's sum((q - Offset) * a).
 template <int T, int Offset>
 LLMUX_AVX2 inline void subtract_offset(__m256i (&sum)[T], const std::byte* act, std::size_t act_stride,
@@ -60,6 +80,20 @@ LLMUX_AVX2 inline void subtract_offset(__m256i (&sum)[T], const std::byte* act, 
   }
 }
 
+// The minimum's term of Q4_1/Q5_1 after the scaled sums, the scalar reference's
+// acc + m * (d_a * sum(a)) in that order.
+template <int T, bool Min>
+LLMUX_AVX2 inline void add_min_term(__m256 (&acc)[T], const std::byte* block, const std::byte* act,
+                                    std::size_t act_stride, std::int64_t b) {
+  if constexpr (Min) {
+    const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16)));
+#pragma GCC unroll 4
+    for (int j = 0; j < T; ++j) {
+      acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(m, _mm256_set1_ps(act_block<ActQ8>(act, act_stride, j, b).sum)));
+    }
+  }
+}
+
 // y[j * y_stride + k] = lane k of acc[j].
 template <int T>
 LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 (&acc)[T]) {
@@ -67,73 +101,68 @@ LLMUX_AVX2 inline void store_rows(float* y, std::int64_t y_stride, const __m256 
   for (int j = 0; j < T; ++j) _mm256_storeu_ps(y + j * y_stride, acc[j]);
 }
 
-// Packed Q8_0 (pack_rows, dot.hpp; Q4_0 and Q5_0 expanded by expand_packed share the layout,
-// with their values stored as unsigned bytes): per 32-column block, the 8 rows' half scales, then 8
-// slices of 32 bytes, slice g holding columns 4g..4g+3 of rows 0..7. One maddubs/madd on a
-// slice and 4 activation bytes broadcast to every lane yields 4 columns of all 8 rows at once,
-// lane k for row k, so the block's exact integer sums of 8 rows take 8 such steps and then one
-// conversion, with no horizontal sums; |w| and the slice are shared by T tokens. The float
-// operations per (row, token) are the scalar reference's, acc + (d_w * d_a) * sum in that order
-// without FMA, so the results are bit-identical to dot_function_scalar of the type.
-constexpr std::size_t kPackedQ8Block = 16 + 256;
-
-// Expanded Q4_0 and Q5_0 (Offset 8 and 16) keep the stored values (0..15, 0..31), unsigned, so
-// maddubs takes them directly and only Q8_0 (Offset 0) needs the sign steps; their offset term,
-// Offset * sum(a), is taken from the exact integer sum once per block and token, which gives
-// the scalar dot's sum((q - Offset) * a). Their maddubs lanes (two products, at most 2 * 15 *
-// 127 = 3810 and 2 * 31 * 127 = 7874) add up in int16 over 8 and 4 slices before the madd that
-// widens them (at most 30480 and 31496: exact); Q8_0's (up to 2 * 128 * 127) over one.
-template <int Offset>
-constexpr int kSlicesPerMadd = Offset == 8 ? 8 : Offset == 16 ? 4 : 1;
-
-template <int T, int Offset>
-LLMUX_AVX2 void packed_tile_q8(const std::byte* g, const std::byte* act, std::size_t act_stride,
-                               std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+// Packed Q8_0 (pack_rows, dot.hpp; the other 32-value types expanded by expand_packed share the
+// layout, with their values stored as unsigned bytes): per 32-column block the 8 rows' half
+// scales (and minimums), then 8 slices of 32 bytes, slice g holding columns 4g..4g+3 of rows
+// 0..7. One maddubs/madd on a slice and 4 activation bytes broadcast to every lane yields 4
+// columns of all 8 rows at once, lane k for row k, so the block's exact integer sums of 8 rows
+// take 8 such steps and then one conversion, with no horizontal sums; |w| and the slice are
+// shared by T tokens. The float operations per (row, token) are the scalar reference's,
+// acc + (d_w * d_a) * sum in that order without FMA, so the results are bit-identical to
+// dot_function_scalar of the type.
+//
+// The unsigned stored values go to maddubs directly and only Q8_0 needs the sign steps; Q4_0's
+// and Q5_0's offset term, Offset * sum(a), is taken from the exact integer sum once per block
+// and token, which gives the scalar dot's sum((q - Offset) * a).
+template <int T, WeightType W>
+LLMUX_AVX2 void packed_tile_bytes(const std::byte* g, const std::byte* act, std::size_t act_stride,
+                                  std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  using B = Block32<W>;
   __m256 acc[T];
   zero(acc);
   const __m256i ones = _mm256_set1_epi16(1);
-  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedQ8Block) {
-    prefetch_ahead<kPackedQ8Block>(g);
+  for (std::int64_t b = 0; b < n / 32; ++b, g += B::kBytes) {
+    prefetch_ahead<B::kBytes>(g);
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     __m256i sum[T];
     zero(sum);
     __m256i pairs[T];
 #pragma GCC unroll 8
     for (int s = 0; s < 8; ++s) {
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16 + 32 * s));
-      const __m256i u = Offset ? w : _mm256_sign_epi8(w, w);  // |w| for signed weights
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + B::kHeader + 32 * s));
+      const __m256i u = B::kBits == 8 ? _mm256_sign_epi8(w, w) : w;  // |w| for signed weights
 #pragma GCC unroll 4
       for (int j = 0; j < T; ++j) {
         std::int32_t four;
         std::memcpy(&four, act_block<ActQ8>(act, act_stride, j, b).q + 4 * s, 4);
         __m256i v = _mm256_set1_epi32(four);
-        if constexpr (Offset == 0) v = _mm256_sign_epi8(v, w);
+        if constexpr (B::kBits == 8) v = _mm256_sign_epi8(v, w);
         const __m256i p = _mm256_maddubs_epi16(u, v);
-        pairs[j] = s % kSlicesPerMadd<Offset> ? _mm256_add_epi16(pairs[j], p) : p;
-        if (s % kSlicesPerMadd<Offset> == kSlicesPerMadd<Offset> - 1) {
+        pairs[j] = s % B::kSlicesPerMadd ? _mm256_add_epi16(pairs[j], p) : p;
+        if (s % B::kSlicesPerMadd == B::kSlicesPerMadd - 1) {
           sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(pairs[j], ones));
         }
       }
     }
-    subtract_offset<T, Offset>(sum, act, act_stride, b);
+    subtract_offset<T, B::kOffset>(sum, act, act_stride, b);
     add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
+    add_min_term<T, B::kMin>(acc, g, act, act_stride, b);
   }
   store_rows(y, y_stride, acc);
 }
 
-// Packed Q4_0 and Q5_0 (Offset 8 and 16), compact (pack_rows, dot_scalar.cpp): per 32-column
-// block, the 8 rows' half scales, then 4 vectors of 32 bytes whose low nibbles are slices 0..3
-// of Q8_0's layout and whose high nibbles slices 4..7, then for Q5_0 the fifth bits, one 64-bit
-// word per vector. The words are laid out so that shifting a word broadcast to the 4 lanes by
-// (0, 1, 2, 3) bits right puts every low slice's fifth bit at bit 4 of its byte, and by
-// (4, 3, 2, 1) bits left every high slice's. Then as packed_tile_q8 (unsigned values, offset
-// term from the activations' exact sums): bit-identical to the scalar reference.
-template <int Offset>
-constexpr std::size_t kPackedNibbleBlock = 16 + 128 + (Offset == 16 ? 32 : 0);
+// Packed 4- and 5-bit 32-value types, compact (pack_rows, dot_scalar.cpp): per 32-column block,
+// the 8 rows' half scales (and minimums), then 4 vectors of 32 bytes whose low nibbles are
+// slices 0..3 of Q8_0's layout and whose high nibbles slices 4..7, then for Q5_0 and Q5_1 the
+// fifth bits, one 64-bit word per vector. The words are laid out so that shifting a word
+// broadcast to the 4 lanes by (0, 1, 2, 3) bits right puts every low slice's fifth bit at bit
+// 4 of its byte, and by (4, 3, 2, 1) bits left every high slice's. Then as packed_tile_bytes:
+// bit-identical to the scalar reference.
 
-// Bit 4 of every byte of lo and hi from a 64-bit word of fifth bits (Q5_0, Q5_K): broadcast to
-// the 4 lanes and shifted by (0, 1, 2, 3) right for lo, by (4, 3, 2, 1) left for hi, lane L = 8e
-// + b taking the low slice's bit from bit 8b + 4 + e and the high slice's from bit 8b + e.
+// Bit 4 of every byte of lo and hi from a 64-bit word of fifth bits (Q5_0, Q5_1, Q5_K):
+// broadcast to the 4 lanes and shifted by (0, 1, 2, 3) right for lo, by (4, 3, 2, 1) left for
+// hi, lane L = 8e + b taking the low slice's bit from bit 8b + 4 + e and the high slice's from
+// bit 8b + e.
 LLMUX_AVX2 inline void add_fifth_bits(const std::byte* word_at, __m256i& lo, __m256i& hi) {
   std::int64_t word;
   std::memcpy(&word, word_at, 8);
@@ -144,32 +173,34 @@ LLMUX_AVX2 inline void add_fifth_bits(const std::byte* word_at, __m256i& lo, __m
 }
 
 // Vector v of a compact block as the byte slices v (lo) and v + 4 (hi) of Q8_0's layout.
-template <int Offset>
+template <WeightType W>
 LLMUX_AVX2 inline void unpack_slices(const std::byte* block, int v, __m256i& lo, __m256i& hi) {
+  using B = Block32<W>;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * v));
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + B::kHeader + 32 * v));
   lo = _mm256_and_si256(x, low4);
   hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
-  if constexpr (Offset == 16) add_fifth_bits(block + 16 + 128 + 8 * v, lo, hi);
+  if constexpr (B::kBits == 5) add_fifth_bits(block + B::kHeader + 128 + 8 * v, lo, hi);
 }
 
-template <int T, int Offset>
+template <int T, WeightType W>
 LLMUX_AVX2 void packed_tile_nibbles(const std::byte* g, const std::byte* act, std::size_t act_stride,
                                     std::int64_t n, float* y, std::int64_t y_stride) noexcept {
+  using B = Block32<W>;
   __m256 acc[T];
   zero(acc);
   const __m256i ones = _mm256_set1_epi16(1);
-  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedNibbleBlock<Offset>) {
-    prefetch_ahead<kPackedNibbleBlock<Offset>>(g);
+  for (std::int64_t b = 0; b < n / 32; ++b, g += B::kCompact) {
+    prefetch_ahead<B::kCompact>(g);
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     __m256i sum[T];
     zero(sum);
-    constexpr int kVectorsPerMadd = kSlicesPerMadd<Offset> / 2;  // int16 sums as packed_tile_q8
+    constexpr int kVectorsPerMadd = B::kSlicesPerMadd / 2;  // 2 slices per vector
     __m256i pairs[T];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) {
       __m256i lo, hi;
-      unpack_slices<Offset>(g, v, lo, hi);
+      unpack_slices<W>(g, v, lo, hi);
 #pragma GCC unroll 4
       for (int j = 0; j < T; ++j) {
         const ActQ8& a = act_block<ActQ8>(act, act_stride, j, b);
@@ -185,22 +216,24 @@ LLMUX_AVX2 void packed_tile_nibbles(const std::byte* g, const std::byte* act, st
         }
       }
     }
-    subtract_offset<T, Offset>(sum, act, act_stride, b);
+    subtract_offset<T, B::kOffset>(sum, act, act_stride, b);
     add_scaled_sums<ActQ8>(acc, dw, sum, act, act_stride, b);
+    add_min_term<T, B::kMin>(acc, g, act, act_stride, b);
   }
   store_rows(y, y_stride, acc);
 }
 
-template <int Offset>
+template <WeightType W>
 LLMUX_AVX2 void expand_nibbles(const std::byte* g, std::int64_t n, std::byte* out) noexcept {
-  for (std::int64_t b = 0; b < n / 32; ++b, g += kPackedNibbleBlock<Offset>, out += kPackedQ8Block) {
-    std::memcpy(out, g, 16);
+  using B = Block32<W>;
+  for (std::int64_t b = 0; b < n / 32; ++b, g += B::kCompact, out += B::kBytes) {
+    std::memcpy(out, g, B::kHeader);
 #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) {
       __m256i lo, hi;
-      unpack_slices<Offset>(g, v, lo, hi);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 + 32 * v), lo);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 + 32 * (v + 4)), hi);
+      unpack_slices<W>(g, v, lo, hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + B::kHeader + 32 * v), lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + B::kHeader + 32 * (v + 4)), hi);
     }
   }
 }
@@ -434,42 +467,58 @@ LLMUX_AVX2 void packed_tile_q_k(const std::byte* g, const std::byte* act, std::s
 
 PackedTileFn packed_tile_function(WeightType type, int tokens) noexcept {
   if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
-  static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_q8<1, 0>, packed_tile_q8<2, 0>};
-  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_nibbles<1, 8>, packed_tile_nibbles<2, 8>};
-  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_nibbles<1, 16>, packed_tile_nibbles<2, 16>};
+  using W = WeightType;
+  static constexpr PackedTileFn q8[kPackedTokens] = {packed_tile_bytes<1, W::q8_0>, packed_tile_bytes<2, W::q8_0>};
+  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_nibbles<1, W::q4_0>, packed_tile_nibbles<2, W::q4_0>};
+  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_nibbles<1, W::q5_0>, packed_tile_nibbles<2, W::q5_0>};
+  static constexpr PackedTileFn q41[kPackedTokens] = {packed_tile_nibbles<1, W::q4_1>, packed_tile_nibbles<2, W::q4_1>};
+  static constexpr PackedTileFn q51[kPackedTokens] = {packed_tile_nibbles<1, W::q5_1>, packed_tile_nibbles<2, W::q5_1>};
   static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1, true>,
                                                       packed_tile_q6_k<2, true>};
   static constexpr PackedTileFn q4k[kPackedTokens] = {packed_tile_q_k<1, 4>, packed_tile_q_k<2, 4>};
   static constexpr PackedTileFn q5k[kPackedTokens] = {packed_tile_q_k<1, 5>, packed_tile_q_k<2, 5>};
   switch (type) {
-    case WeightType::q8_0: return q8[tokens - 1];
-    case WeightType::q4_0: return q4[tokens - 1];
-    case WeightType::q5_0: return q5[tokens - 1];
-    case WeightType::q6_k: return q6k[tokens - 1];
-    case WeightType::q4_k: return q4k[tokens - 1];
-    case WeightType::q5_k: return q5k[tokens - 1];
+    case W::q8_0: return q8[tokens - 1];
+    case W::q4_0: return q4[tokens - 1];
+    case W::q5_0: return q5[tokens - 1];
+    case W::q4_1: return q41[tokens - 1];
+    case W::q5_1: return q51[tokens - 1];
+    case W::q6_k: return q6k[tokens - 1];
+    case W::q4_k: return q4k[tokens - 1];
+    case W::q5_k: return q5k[tokens - 1];
     default: return nullptr;
   }
 }
 
 void expand_packed(WeightType type, const std::byte* group, std::int64_t n, std::byte* out) noexcept {
   if (!cpu_has_avx2()) return;
-  if (type == WeightType::q4_0) expand_nibbles<8>(group, n, out);
-  if (type == WeightType::q5_0) expand_nibbles<16>(group, n, out);
-  if (type == WeightType::q6_k) expand_q6_k(group, n, out);
+  using W = WeightType;
+  switch (type) {
+    case W::q4_0: expand_nibbles<W::q4_0>(group, n, out); break;
+    case W::q5_0: expand_nibbles<W::q5_0>(group, n, out); break;
+    case W::q4_1: expand_nibbles<W::q4_1>(group, n, out); break;
+    case W::q5_1: expand_nibbles<W::q5_1>(group, n, out); break;
+    case W::q6_k: expand_q6_k(group, n, out); break;
+    default: break;
+  }
 }
 
 PackedTileFn expanded_tile_function(WeightType type, int tokens) noexcept {
   if (!cpu_has_avx2() || tokens < 1 || tokens > kPackedTokens) return nullptr;
-  // Q8_0's layout with the unsigned values and offsets of packed_tile_q8.
-  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_q8<1, 8>, packed_tile_q8<2, 8>};
-  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_q8<1, 16>, packed_tile_q8<2, 16>};
+  using W = WeightType;
+  // Q8_0's layout with unsigned values (and the offsets or minimums) of packed_tile_bytes.
+  static constexpr PackedTileFn q4[kPackedTokens] = {packed_tile_bytes<1, W::q4_0>, packed_tile_bytes<2, W::q4_0>};
+  static constexpr PackedTileFn q5[kPackedTokens] = {packed_tile_bytes<1, W::q5_0>, packed_tile_bytes<2, W::q5_0>};
+  static constexpr PackedTileFn q41[kPackedTokens] = {packed_tile_bytes<1, W::q4_1>, packed_tile_bytes<2, W::q4_1>};
+  static constexpr PackedTileFn q51[kPackedTokens] = {packed_tile_bytes<1, W::q5_1>, packed_tile_bytes<2, W::q5_1>};
   static constexpr PackedTileFn q6k[kPackedTokens] = {packed_tile_q6_k<1, false>,
                                                       packed_tile_q6_k<2, false>};
   switch (type) {
-    case WeightType::q4_0: return q4[tokens - 1];
-    case WeightType::q5_0: return q5[tokens - 1];
-    case WeightType::q6_k: return q6k[tokens - 1];
+    case W::q4_0: return q4[tokens - 1];
+    case W::q5_0: return q5[tokens - 1];
+    case W::q4_1: return q41[tokens - 1];
+    case W::q5_1: return q51[tokens - 1];
+    case W::q6_k: return q6k[tokens - 1];
     default: return nullptr;
   }
 }

@@ -57,6 +57,33 @@ void q_n_0(const float* x, std::byte* b, int bits) noexcept {
   }
 }
 
+// Q4_1 / Q5_1: an affine map per block, value = d * q + m with m the block's minimum and
+// d = (max - min) / top, q = (x - m) / d rounded to 0..top.
+void q_n_1(const float* x, std::byte* b, int bits) noexcept {
+  const int top = (1 << bits) - 1;
+  float lo = x[0], hi = x[0];
+  for (int i = 1; i < 32; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  const float d = (hi - lo) / static_cast<float>(top);
+  const float id = d ? 1.0f / d : 0.0f;
+  put_half(b, d);
+  put_half(b + 2, lo);
+  std::uint8_t q[32];
+  for (int i = 0; i < 32; ++i) q[i] = static_cast<std::uint8_t>(std::clamp(nearest((x[i] - lo) * id), 0, top));
+  std::byte* qs = b + 4;
+  if (bits == 5) {
+    std::uint32_t qh = 0;
+    for (int i = 0; i < 32; ++i) qh |= static_cast<std::uint32_t>((q[i] >> 4) & 1) << i;
+    std::memcpy(b + 4, &qh, 4);
+    qs = b + 8;
+  }
+  for (int j = 0; j < 16; ++j) {
+    qs[j] = static_cast<std::byte>((q[j] & 15) | ((q[j + 16] & 15) << 4));
+  }
+}
+
 // Q4_K / Q5_K: per 32-weight sub-block an affine map (scale, min) quantized to 6 bits against
 // the super-block's d and dmin.
 void q_k_affine(const float* x, std::byte* b, int bits) noexcept {
@@ -166,6 +193,12 @@ bool quantize_row(WeightType type, const float* src, std::byte* dst, std::int64_
       return true;
     case WeightType::q5_0:
       for (std::int64_t i = 0; i < n / 32; ++i) q_n_0(src + 32 * i, dst + 22 * i, 5);
+      return true;
+    case WeightType::q4_1:
+      for (std::int64_t i = 0; i < n / 32; ++i) q_n_1(src + 32 * i, dst + 20 * i, 4);
+      return true;
+    case WeightType::q5_1:
+      for (std::int64_t i = 0; i < n / 32; ++i) q_n_1(src + 32 * i, dst + 24 * i, 5);
       return true;
     case WeightType::q4_k:
       for (std::int64_t i = 0; i < n / 256; ++i) q_k_affine(src + 256 * i, dst + 144 * i, 4);

@@ -196,8 +196,8 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(31);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k,
-                          WeightType::q4_k, WeightType::q5_k})
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q4_1,
+                          WeightType::q5_1, WeightType::q6_k, WeightType::q4_k, WeightType::q5_k})
   for (std::int64_t blocks : {1, 3, 7, 28}) {
     const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k || type == WeightType::q5_k;
     const std::int64_t n = (kquant ? 256 : 32) * blocks;
@@ -222,8 +222,9 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
         k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
       }
     }
-    // Q4_0, Q5_0 and Q6_K are packed compact and expanded for several tokens.
-    const bool compact = type == WeightType::q4_0 || type == WeightType::q5_0 || type == WeightType::q6_k;
+    // Q4_0, Q5_0, Q4_1, Q5_1 and Q6_K are packed compact and expanded for several tokens.
+    const bool compact = type == WeightType::q4_0 || type == WeightType::q5_0 || type == WeightType::q4_1 ||
+                         type == WeightType::q5_1 || type == WeightType::q6_k;
     if (compact) {  // the file's bytes (Q6_K: its scales twice, 1.08x)
       EXPECT_EQ(packed.size(), type == WeightType::q6_k ? k::kPackRows * rb + 128 * blocks : k::kPackRows * rb)
           << name_of(type);
@@ -262,8 +263,8 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
       }
     }
   }
-  EXPECT_EQ(k::packed_tile_function(WeightType::q5_1, 1), nullptr);
-  EXPECT_EQ(k::packed_group_bytes(WeightType::q5_1, 256), 0u);
+  EXPECT_EQ(k::packed_tile_function(WeightType::f16, 1), nullptr);
+  EXPECT_EQ(k::packed_group_bytes(WeightType::f16, 256), 0u);
 }
 
 // The kernels add maddubs lanes in int16 before widening them (8 slices of 4-bit values, 4 of
@@ -272,12 +273,13 @@ TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
 TEST(Dot, PackedKernelsAreExactAtTheLargestValues) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   const auto half_one = [](std::byte* p) { p[0] = std::byte{0x00}; p[1] = std::byte{0x3C}; };
-  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q6_k,
-                          WeightType::q4_k, WeightType::q5_k}) {
+  for (WeightType type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q4_1,
+                          WeightType::q5_1, WeightType::q6_k, WeightType::q4_k, WeightType::q5_k}) {
     const bool kquant = type == WeightType::q6_k || type == WeightType::q4_k || type == WeightType::q5_k;
     const std::int64_t blocks = 3, n = (kquant ? 256 : 32) * blocks;
     const std::size_t rb = k::row_bytes(type, n), block = rb / static_cast<std::size_t>(blocks);
-    // All bits set: Q4_0 15, Q5_0 31, Q4_K 15 and Q5_K 31 with scales and minimums 63, Q6_K 63.
+    // All bits set: Q4_0 and Q4_1 15, Q5_0 and Q5_1 31, Q4_K 15 and Q5_K 31 with scales and
+    // minimums 63, Q6_K 63.
     std::vector<std::byte> w(rb * k::kPackRows, std::byte{0xFF});
     for (std::size_t b = 0; b < w.size(); b += block) {
       if (type == WeightType::q6_k) {
@@ -285,7 +287,11 @@ TEST(Dot, PackedKernelsAreExactAtTheLargestValues) {
         half_one(&w[b + 208]);
       } else {
         half_one(&w[b]);
-        if (type == WeightType::q4_k || type == WeightType::q5_k) half_one(&w[b + 2]);  // dmin
+        // Q4_K's and Q5_K's dmin, Q4_1's and Q5_1's minimum
+        if (type == WeightType::q4_k || type == WeightType::q5_k || type == WeightType::q4_1 ||
+            type == WeightType::q5_1) {
+          half_one(&w[b + 2]);
+        }
         if (type == WeightType::q8_0) std::memset(&w[b + 2], 0x7F, 32);
       }
     }
@@ -330,7 +336,8 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
   std::mt19937 rng(23);
   k::ThreadPool pool(2);
   for (WeightType type : {WeightType::q8_0, WeightType::q4_k, WeightType::q5_k, WeightType::q6_k,
-                          WeightType::q5_0, WeightType::q4_0, WeightType::f16}) {
+                          WeightType::q5_0, WeightType::q4_0, WeightType::q4_1, WeightType::q5_1,
+                          WeightType::f16}) {
     const std::int64_t cols = 512, rows = 37;
     std::vector<std::byte> data;
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -342,7 +349,8 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
     const k::PackedBuffer packed = k::pack_matrix(m);
     const bool packable = type == WeightType::q8_0 || type == WeightType::q4_0 ||
                           type == WeightType::q5_0 || type == WeightType::q6_k ||
-                          type == WeightType::q4_k || type == WeightType::q5_k;
+                          type == WeightType::q4_k || type == WeightType::q5_k ||
+                          type == WeightType::q4_1 || type == WeightType::q5_1;
     EXPECT_EQ(m.packed != nullptr, packable && k::cpu_has_avx2()) << name_of(type);
     const auto x = random_floats(33 * cols, rng);
     for (bool integer : {true, false}) {

@@ -35,7 +35,8 @@ TEST(Quantize, RoundTripErrorMatchesTheFormatsResolution) {
   const std::pair<WeightType, double> cases[] = {
       {WeightType::f32, 0.0},     {WeightType::f16, 1e-3},  {WeightType::bf16, 5e-3},
       {WeightType::q8_0, 1e-2},   {WeightType::q6_k, 4e-2}, {WeightType::q5_0, 6e-2},
-      {WeightType::q5_k, 6e-2},   {WeightType::q4_0, 1.2e-1}, {WeightType::q4_k, 1.2e-1}};
+      {WeightType::q5_k, 6e-2},   {WeightType::q4_0, 1.2e-1}, {WeightType::q4_k, 1.2e-1},
+      {WeightType::q5_1, 6e-2},   {WeightType::q4_1, 1.2e-1}};
   for (auto [type, bound] : cases) {
     const double err = round_trip_error(type);
     EXPECT_LE(err, bound) << engine::kernels::weight_layout(static_cast<std::uint32_t>(type))->name;
@@ -45,8 +46,8 @@ TEST(Quantize, RoundTripErrorMatchesTheFormatsResolution) {
 }
 
 TEST(Quantize, ZeroRowsStayZero) {
-  for (auto type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q4_k,
-                    WeightType::q5_k, WeightType::q6_k}) {
+  for (auto type : {WeightType::q8_0, WeightType::q4_0, WeightType::q5_0, WeightType::q4_1,
+                    WeightType::q5_1, WeightType::q4_k, WeightType::q5_k, WeightType::q6_k}) {
     std::vector<float> x(256, 0.0f), y(256, 1.0f);
     std::vector<std::byte> q(engine::kernels::row_bytes(type, 256));
     ASSERT_TRUE(engine::kernels::quantize_row(type, x.data(), q.data(), 256));
