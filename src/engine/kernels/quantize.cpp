@@ -36,6 +36,20 @@ void q8_0(const float* x, std::byte* b) noexcept {
   }
 }
 
+// A 32-value block's stored integers q (0..15 or 0..31) at `at`: for 5 bits their fifth bits
+// (bit i for value i), then 16 bytes of nibbles, value j low and value j + 16 high.
+void put_q_n(const std::uint8_t (&q)[32], std::byte* at, int bits) noexcept {
+  if (bits == 5) {
+    std::uint32_t qh = 0;
+    for (int i = 0; i < 32; ++i) qh |= static_cast<std::uint32_t>((q[i] >> 4) & 1) << i;
+    std::memcpy(at, &qh, 4);
+    at += 4;
+  }
+  for (int j = 0; j < 16; ++j) {
+    at[j] = static_cast<std::byte>((q[j] & 15) | ((q[j + 16] & 15) << 4));
+  }
+}
+
 // Q4_0 / Q5_0: d = max / -half_levels, q = x/d + offset.
 void q_n_0(const float* x, std::byte* b, int bits) noexcept {
   const int offset = 1 << (bits - 1);
@@ -45,16 +59,7 @@ void q_n_0(const float* x, std::byte* b, int bits) noexcept {
   put_half(b, d);
   std::uint8_t q[32];
   for (int i = 0; i < 32; ++i) q[i] = static_cast<std::uint8_t>(std::clamp(nearest(x[i] * id) + offset, 0, top));
-  std::byte* qs = b + 2;
-  if (bits == 5) {
-    std::uint32_t qh = 0;
-    for (int i = 0; i < 32; ++i) qh |= static_cast<std::uint32_t>((q[i] >> 4) & 1) << i;
-    std::memcpy(b + 2, &qh, 4);
-    qs = b + 6;
-  }
-  for (int j = 0; j < 16; ++j) {
-    qs[j] = static_cast<std::byte>((q[j] & 15) | ((q[j + 16] & 15) << 4));
-  }
+  put_q_n(q, b + 2, bits);
 }
 
 // Q4_1 / Q5_1: an affine map per block, value = d * q + m with m the block's minimum and
@@ -72,16 +77,7 @@ void q_n_1(const float* x, std::byte* b, int bits) noexcept {
   put_half(b + 2, lo);
   std::uint8_t q[32];
   for (int i = 0; i < 32; ++i) q[i] = static_cast<std::uint8_t>(std::clamp(nearest((x[i] - lo) * id), 0, top));
-  std::byte* qs = b + 4;
-  if (bits == 5) {
-    std::uint32_t qh = 0;
-    for (int i = 0; i < 32; ++i) qh |= static_cast<std::uint32_t>((q[i] >> 4) & 1) << i;
-    std::memcpy(b + 4, &qh, 4);
-    qs = b + 8;
-  }
-  for (int j = 0; j < 16; ++j) {
-    qs[j] = static_cast<std::byte>((q[j] & 15) | ((q[j + 16] & 15) << 4));
-  }
+  put_q_n(q, b + 4, bits);
 }
 
 // Q4_K / Q5_K: per 32-weight sub-block an affine map (scale, min) quantized to 6 bits against
