@@ -119,7 +119,7 @@ class InferenceServerTest : public ::testing::Test {
 TEST_F(InferenceServerTest, AtMostKRequestsGenerateAtOnce) {
   SimulatorOptions o;
   o.slots = 3;
-  o.ttft = 20ms;
+  o.ttft = 100ms;  // long enough that all 12 arrive while the first 3 generate, even under load
   o.tokens_per_second = 200;
   o.output_tokens = 4;
   InferenceServer server(server_rt.get_executor(), o);
