@@ -122,12 +122,4 @@ WeightedSumFn weighted_sum_function(WeightType type) noexcept;  // f32 or f16
 ScoresFn scores_function_avx2(WeightType type) noexcept;
 WeightedSumFn weighted_sum_function_avx2(WeightType type) noexcept;
 
-// `rows` rows of `dim` f16 values (row j at src + j * src_stride) as floats, row j at
-// dst + j * dim (exact: every half is a float). With AVX2 and dim % 16 == 0 the f32 scores and
-// weighted sums over such rows give the same bits as the f16 kernels over the rows themselves
-// (the same operations after the same conversion), so attention can convert a cache run once
-// and use it for every query head that shares it.
-void half_rows_to_float(const std::byte* src, std::size_t src_stride, std::int64_t rows,
-                        std::int64_t dim, float* dst) noexcept;
-
 }  // namespace llmux::engine::kernels

@@ -563,15 +563,6 @@ void weighted_sum_entry(const float* w, const std::byte* v, std::size_t v_stride
 
 }  // namespace
 
-LLMUX_AVX2 void half_rows_to_float_avx2(const std::byte* src, std::size_t src_stride, std::int64_t rows,
-                                        std::int64_t dim, float* dst) noexcept {
-  for (std::int64_t j = 0; j < rows; ++j, src += src_stride, dst += dim) {
-    std::int64_t i = 0;
-    for (; i + 8 <= dim; i += 8) _mm256_storeu_ps(dst + i, load8<true>(src + 2 * i));
-    for (; i < dim; ++i) dst[i] = load_half(src + 2 * i);
-  }
-}
-
 ScoresFn scores_function_avx2(WeightType type) noexcept {
   if (!cpu_has_avx2()) return nullptr;
   return type == WeightType::f16 ? scores_entry<true> : scores_entry<false>;

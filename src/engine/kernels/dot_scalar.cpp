@@ -182,22 +182,6 @@ AxpyFn axpy_function_scalar(WeightType type) noexcept {
   return type == WeightType::f16 ? axpy_f16 : axpy_f32;
 }
 
-void half_rows_to_float_avx2(const std::byte* src, std::size_t src_stride, std::int64_t rows,
-                             std::int64_t dim, float* dst) noexcept;
-
-void half_rows_to_float(const std::byte* src, std::size_t src_stride, std::int64_t rows,
-                        std::int64_t dim, float* dst) noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx2()) {
-    half_rows_to_float_avx2(src, src_stride, rows, dim, dst);
-    return;
-  }
-#endif
-  for (std::int64_t j = 0; j < rows; ++j, src += src_stride, dst += dim) {
-    for (std::int64_t i = 0; i < dim; ++i) dst[i] = h(src + 2 * i);
-  }
-}
-
 ActKind act_kind(WeightType type) noexcept {
   switch (type) {
     case WeightType::q8_0: case WeightType::q4_0: case WeightType::q4_1:

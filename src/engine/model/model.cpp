@@ -112,74 +112,35 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hp.head_dim_k)));
   std::int64_t max_len = 0;
   for (const auto& t : batch) max_len = std::max(max_len, t.pos + 1);
+  scores_.resize(static_cast<std::size_t>(pool_.size() * max_len));
   const KvType type = cache_->type();
   const auto wtype = type == KvType::f32 ? k::WeightType::f32 : k::WeightType::f16;
   const k::ScoresFn scores_of = k::scores_function(wtype);
   const k::WeightedSumFn weighted_sum = k::weighted_sum_function(wtype);
   const std::size_t elem = type == KvType::f32 ? 4 : 2;
-  // The query heads of one KV head share its cache rows: with an f16 cache a task converts each
-  // run of rows once and runs every head of its share on the floats, which gives the same bits
-  // as the f16 kernels (kernels::half_rows_to_float), so the share size may follow the batch.
-  // Shares shrink until there are a few tasks per thread; a share of 1 reads the f16 rows.
-  const bool convert = type == KvType::f16 && k::cpu_has_avx2() && hp.head_dim_k % 16 == 0 &&
-                       hp.head_dim_v % 16 == 0;
-  std::int64_t share = convert ? group : 1;
-  const auto tasks_for = [&](std::int64_t s) { return n_tok * hp.n_head_kv * ((group + s - 1) / s); };
-  while (share > 1 && tasks_for(share) < 2 * pool_.size()) share = (share + 1) / 2;
-  const std::int64_t shares_per_kv = (group + share - 1) / share;
-  constexpr std::int64_t kConvertRows = 64;
-  const std::int64_t row_floats = std::max(hp.head_dim_k, hp.head_dim_v);
-  const std::size_t per_worker = static_cast<std::size_t>(share * max_len + (share > 1 ? kConvertRows * row_floats : 0));
-  scores_.resize(static_cast<std::size_t>(pool_.size()) * per_worker);
-  const k::ScoresFn scores_f32 = k::scores_function(k::WeightType::f32);
-  const k::WeightedSumFn weighted_sum_f32 = k::weighted_sum_function(k::WeightType::f32);
-  pool_.parallel_for(n_tok * hp.n_head_kv * shares_per_kv, [&](std::int64_t task, int worker) {
-    const std::int64_t t = task / (hp.n_head_kv * shares_per_kv);
-    const std::int64_t kvh = task / shares_per_kv % hp.n_head_kv;
-    const std::int64_t h0 = kvh * group + task % shares_per_kv * share;
-    const std::int64_t h1 = std::min(h0 + share, (kvh + 1) * group);
+  pool_.parallel_for(n_tok * hp.n_head, [&](std::int64_t task, int worker) {
+    const std::int64_t t = task / hp.n_head, h = task % hp.n_head;
     const BatchToken& bt = batch[static_cast<std::size_t>(t)];
-    const float* q = q_.data() + t * hp.q_dim();
-    float* scores = scores_.data() + static_cast<std::size_t>(worker) * per_worker;
-    float* rows = scores + share * max_len;  // converted cache rows (shares of 2 or more)
+    const std::int64_t kvh = h / group;
+    const float* q = q_.data() + t * hp.q_dim() + h * hp.head_dim_k;
+    float* scores = scores_.data() + worker * max_len;
     const std::int64_t len = bt.pos + 1;
     const std::size_t k_off = static_cast<std::size_t>(kvh * hp.head_dim_k) * elem;
     const std::size_t v_off = static_cast<std::size_t>(kvh * hp.head_dim_v) * elem;
-    const auto head_scores = [&](std::int64_t h) { return scores + (h - h0) * max_len; };
-    const auto head_out = [&](std::int64_t h) {
-      return att_.data() + t * hp.n_head * hp.head_dim_v + h * hp.head_dim_v;
-    };
-    // Scores over positions 0..len-1, run by run (converted in pieces of kConvertRows rows).
+    // Scores over positions 0..pos, run by run.
     for (std::int64_t p = 0; p < len;) {
       const KvRows r = cache_->rows(il, bt.seq, p);
-      const std::int64_t n = std::min({r.count, len - p, h1 - h0 > 1 ? kConvertRows : r.count});
-      if (h1 - h0 > 1) {
-        k::half_rows_to_float(r.k + k_off, r.k_stride, n, hp.head_dim_k, rows);
-        for (std::int64_t h = h0; h < h1; ++h) {
-          scores_f32(q + h * hp.head_dim_k, reinterpret_cast<const std::byte*>(rows),
-                     static_cast<std::size_t>(hp.head_dim_k) * 4, n, hp.head_dim_k, scale, head_scores(h) + p);
-        }
-      } else {
-        scores_of(q + h0 * hp.head_dim_k, r.k + k_off, r.k_stride, n, hp.head_dim_k, scale, head_scores(h0) + p);
-      }
+      const std::int64_t n = std::min(r.count, len - p);
+      scores_of(q, r.k + k_off, r.k_stride, n, hp.head_dim_k, scale, scores + p);
       p += n;
     }
-    for (std::int64_t h = h0; h < h1; ++h) {
-      k::softmax(head_scores(h), len);
-      std::fill(head_out(h), head_out(h) + hp.head_dim_v, 0.0f);
-    }
+    k::softmax(scores, len);
+    float* out = att_.data() + t * hp.n_head * hp.head_dim_v + h * hp.head_dim_v;
+    std::fill(out, out + hp.head_dim_v, 0.0f);
     for (std::int64_t p = 0; p < len;) {
       const KvRows r = cache_->rows(il, bt.seq, p);
-      const std::int64_t n = std::min({r.count, len - p, h1 - h0 > 1 ? kConvertRows : r.count});
-      if (h1 - h0 > 1) {
-        k::half_rows_to_float(r.v + v_off, r.v_stride, n, hp.head_dim_v, rows);
-        for (std::int64_t h = h0; h < h1; ++h) {
-          weighted_sum_f32(head_scores(h) + p, reinterpret_cast<const std::byte*>(rows),
-                           static_cast<std::size_t>(hp.head_dim_v) * 4, n, hp.head_dim_v, head_out(h));
-        }
-      } else {
-        weighted_sum(head_scores(h0) + p, r.v + v_off, r.v_stride, n, hp.head_dim_v, head_out(h0));
-      }
+      const std::int64_t n = std::min(r.count, len - p);
+      weighted_sum(scores + p, r.v + v_off, r.v_stride, n, hp.head_dim_v, out);
       p += n;
     }
   });

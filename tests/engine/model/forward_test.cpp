@@ -64,12 +64,9 @@ TEST(Forward, InterleavedBatchOfThreeSequencesIsBitIdenticalToEachAlone) {
 TEST(Forward, ThreadCountDoesNotChangeLogits) {
   const auto model = Model::load(model_path("llama-256-q6_k-lcpp.gguf"));
   const auto ids = prompts_of("llama-256")[1].ids;
-  // Attention tasks take all query heads of a KV head (2 here) over its cache rows converted to
-  // floats once (f16 cache, AVX2) when there are enough tasks for the threads, else one head
-  // each over the f16 rows: the same bits either way.
   EXPECT_EQ(eval_alone(model, ids, 1, Precision::full), eval_alone(model, ids, 3, Precision::full));
-  // Token by token (decode steps), default precision (an f16 cache): 1 thread shares, 16
-  // split per head.
+  // Token by token (decode steps), default precision (an f16 cache), 1 thread against 16 (more
+  // threads than attention tasks and than row tasks of the small matrices).
   const auto stepwise = [&](int threads) {
     Context ctx(model, {.precision = Precision::default_, .n_threads = threads});
     std::vector<float> all;
