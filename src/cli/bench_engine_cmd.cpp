@@ -22,6 +22,7 @@
 #include "cli/commands.hpp"
 #include "core/json_codec.hpp"
 #include "engine/kernels/membw.hpp"
+#include "engine/kernels/scan.hpp"
 #include "engine/kv_cache/paged_kv_cache.hpp"
 #include "engine/model/model.hpp"
 #include "engine/scheduler/scheduler.hpp"
@@ -70,7 +71,7 @@ std::vector<int> parse_levels(const std::string& text) {
 }
 
 em::TokenId argmax(std::span<const float> v) {
-  return static_cast<em::TokenId>(std::max_element(v.begin(), v.end()) - v.begin());
+  return static_cast<em::TokenId>(engine::kernels::first_max_index(v.data(), static_cast<std::int64_t>(v.size())));
 }
 
 // Evaluates `n` tokens of each of `seqs` sequences (random ids) as prompt chunks of up to 512.

@@ -7,6 +7,8 @@
 
 #include <llmux/error.hpp>
 
+#include "engine/kernels/scan.hpp"
+
 namespace llmux::engine::sampling {
 namespace {
 
@@ -53,22 +55,25 @@ inline float usable(float logit) noexcept {
 }
 
 // Keeps the k best of logits[0..n) in `out`, best first. `out` is reused as a heap whose front
-// is the worst kept element.
+// is the worst kept element. Once k are kept, a later logit enters only when it is greater
+// than the front's (ids rise, so an equal one loses the tie): next_above skips the rest.
 template <class C>
 void select_top_k(const float* logits, int n, std::size_t k, std::vector<C>& out) {
   out.clear();
   const auto worse_first = [](const C& a, const C& b) { return better(a, b); };
-  for (int i = 0; i < n; ++i) {
+  int i = 0;
+  for (; i < n && out.size() < k; ++i) {
     const C c{usable(logits[i]), i};
     if (c.logit == kNegInf) continue;
-    if (out.size() < k) {
-      out.push_back(c);
-      std::push_heap(out.begin(), out.end(), worse_first);
-    } else if (better(c, out.front())) {
-      std::pop_heap(out.begin(), out.end(), worse_first);
-      out.back() = c;
-      std::push_heap(out.begin(), out.end(), worse_first);
-    }
+    out.push_back(c);
+    std::push_heap(out.begin(), out.end(), worse_first);
+  }
+  for (; i < n; ++i) {
+    i = static_cast<int>(kernels::next_above(logits, i, n, out.front().logit));
+    if (i == n) break;
+    std::pop_heap(out.begin(), out.end(), worse_first);
+    out.back() = C{usable(logits[i]), i};
+    std::push_heap(out.begin(), out.end(), worse_first);
   }
   std::sort_heap(out.begin(), out.end(), worse_first);  // ascending by "worse" = best first
 }
@@ -138,17 +143,10 @@ SampleResult Sampler::sample(std::span<const float> logits) {
 }
 
 std::int32_t Sampler::pick_greedy(const float* logits) const {
-  std::int32_t best = -1;
-  float best_logit = kNegInf;
-  for (int i = 0; i < n_vocab_; ++i) {
-    const float v = usable(logits[i]);
-    if (v > best_logit) {  // strict: the first (lowest id) maximum wins
-      best_logit = v;
-      best = i;
-    }
-  }
+  // The first (lowest id) maximum wins.
+  const std::int64_t best = kernels::first_max_index(logits, n_vocab_);
   if (best < 0) throw_error(errc::invalid_argument, "sampler: no finite logit to sample from");
-  return best;
+  return static_cast<std::int32_t>(best);
 }
 
 std::int32_t Sampler::pick_random(const float* logits) {

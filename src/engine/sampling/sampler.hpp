@@ -27,8 +27,9 @@
 // of that distribution, most likely first (ties: lower id first).
 //
 // Efficiency: one O(n_vocab) pass to apply penalties (a copy of the row only when a penalty
-// is active and tokens were accepted), top-k by a bounded heap (O(V log k), no full sort),
-// top-p without top-k by bucketing the logits and sorting only the bucket where the nucleus
+// is active and tokens were accepted), greedy by a vectorized scan (kernels/scan.hpp), top-k
+// by a bounded heap that a vectorized scan skips to the next logit above its worst (O(V), no
+// full sort), top-p without top-k by bucketing the logits and sorting only the bucket where the nucleus
 // ends, min-p by a threshold. Buffers are
 // sized on the first call and reused: sample() does not allocate after the first call (except
 // to grow `top_logprobs` of the returned result).
