@@ -44,6 +44,9 @@ void quantize_act_q8(const float* x, ActQ8* out, std::int64_t n) noexcept;    //
 void quantize_act_q8_scalar(const float* x, ActQ8* out, std::int64_t n) noexcept;
 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n) noexcept;
 void quantize_act_q8k(const float* x, ActQ8K* out, std::int64_t n) noexcept;  // n % 256 == 0
+// The scalar reference of quantize_act_q8k and its AVX2 version (as for quantize_act_q8).
+void quantize_act_q8k_scalar(const float* x, ActQ8K* out, std::int64_t n) noexcept;
+void quantize_act_q8k_avx2(const float* x, ActQ8K* out, std::int64_t n) noexcept;
 
 // Dot of a weight row of n values with quantized activations (act_kind(type) says which
 // pointer is used) or float activations (act_kind == f32).

@@ -603,6 +603,34 @@ LLMUX_AVX2 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n)
   }
 }
 
+// As quantize_act_q8_avx2 over 256 values: the same amax, scale and round-to-even
+// conversion as the scalar reference (lrintf), so the same bytes for finite inputs; the 16
+// sums of 16 values by horizontal adds of the int32 values.
+LLMUX_AVX2 void quantize_act_q8k_avx2(const float* x, ActQ8K* out, std::int64_t n) noexcept {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (std::int64_t b = 0; b < n / 256; ++b, x += 256) {
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 32; ++i) {
+      amax = _mm256_max_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + 8 * i)), amax);  // NaN: keeps amax
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f, id = d ? 1.0f / d : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    for (int g = 0; g < 8; ++g) {  // 32 values: 2 sums of 16
+      __m256i q[4];
+      for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * g + 8 * i), vid));
+      const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q + 32 * g), _mm256_permutevar8x32_epi32(bytes, order));
+      out[b].bsums[2 * g] = static_cast<std::int16_t>(hsum_epi32(_mm256_add_epi32(q[0], q[1])));
+      out[b].bsums[2 * g + 1] = static_cast<std::int16_t>(hsum_epi32(_mm256_add_epi32(q[2], q[3])));
+    }
+    out[b].d = d;
+  }
+}
+
 TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
   if (!cpu_has_avx2() || rows < 1 || rows > kTileRows || tokens < 1 || tokens > kTileTokens) {
     return nullptr;
@@ -659,6 +687,9 @@ ScoresFn scores_function_avx2(WeightType) noexcept { return nullptr; }
 WeightedSumFn weighted_sum_function_avx2(WeightType) noexcept { return nullptr; }
 void quantize_act_q8_avx2(const float* x, ActQ8* out, std::int64_t n) noexcept {
   quantize_act_q8_scalar(x, out, n);
+}
+void quantize_act_q8k_avx2(const float* x, ActQ8K* out, std::int64_t n) noexcept {
+  quantize_act_q8k_scalar(x, out, n);
 }
 }  // namespace llmux::engine::kernels
 

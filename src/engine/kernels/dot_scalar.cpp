@@ -216,6 +216,14 @@ void quantize_act_q8_scalar(const float* x, ActQ8* out, std::int64_t n) noexcept
 }
 
 void quantize_act_q8k(const float* x, ActQ8K* out, std::int64_t n) noexcept {
+  if (cpu_has_avx2()) {
+    quantize_act_q8k_avx2(x, out, n);
+  } else {
+    quantize_act_q8k_scalar(x, out, n);
+  }
+}
+
+void quantize_act_q8k_scalar(const float* x, ActQ8K* out, std::int64_t n) noexcept {
   for (std::int64_t b = 0; b < n / 256; ++b, x += 256) {
     float amax = 0;
     for (int j = 0; j < 256; ++j) amax = std::max(amax, std::fabs(x[j]));

@@ -192,6 +192,32 @@ TEST(Dot, Avx2ActivationQuantizationEqualsTheScalarReference) {
   }
 }
 
+TEST(Dot, Avx2SuperBlockActivationQuantizationEqualsTheScalarReference) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  std::mt19937 rng(41);
+  for (std::int64_t blocks : {1, 2, 19}) {
+    const std::int64_t n = 256 * blocks;
+    auto x = random_floats(n, rng);
+    for (std::int64_t i = 0; i < 256; ++i) x[static_cast<std::size_t>(i)] = 0.0f;  // an all-zero block
+    if (blocks > 1) {
+      x[300] = 1e30f;  // one huge value: every other value of its block rounds to 0
+      x[301] = -0.5f * 1e30f;
+      x[302] = 1.5f * 1e30f / 127.0f;  // exactly halfway cases round to even
+    }
+    if (blocks > 2) {  // a sum of 16 that is exactly 0
+      for (std::int64_t i = 512; i < 528; ++i) x[static_cast<std::size_t>(i)] = i % 2 ? -4.0f : 4.0f;
+    }
+    std::vector<k::ActQ8K> a(static_cast<std::size_t>(blocks)), b(a.size());
+    k::quantize_act_q8k_scalar(x.data(), a.data(), n);
+    k::quantize_act_q8k_avx2(x.data(), b.data(), n);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].d, b[i].d) << "block " << i;
+      for (int s = 0; s < 16; ++s) EXPECT_EQ(a[i].bsums[s], b[i].bsums[s]) << "block " << i << " sum " << s;
+      for (int j = 0; j < 256; ++j) ASSERT_EQ(a[i].q[j], b[i].q[j]) << "block " << i << " value " << j;
+    }
+  }
+}
+
 TEST(Dot, PackedRowsEqualTheScalarReferenceExactly) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(31);
