@@ -7,7 +7,7 @@
 #     LLAMA_CPP_BIN_DIR: a llama.cpp build's bin/ folder with llama-batched-bench (built outside
 #     this repository; nothing of llama.cpp is part of llmux).
 #   LLMUX (default build/src/llmux), THREADS (2), NPP (64), NTG (32), NPL (1,2,4,8,16),
-#   API_N (16 requests), API_PROMPT_WORDS (a ~32-token prompt), API_TG (128), ROUNDS (3).
+#   API_N (16 requests), API_TG (128), ROUNDS (3), API_ROUNDS (ROUNDS).
 #
 # Each round runs llmux and then llama-batched-bench, so the two alternate and a slow minute of
 # the machine falls on both; a table per round, then each level's median ratio with its range.
@@ -61,22 +61,36 @@ for c in dict.fromkeys(r["c"] for r in rows):
 PY
 
 # The public API: API_N distinct prompts, API_TG tokens each (end-of-generation ignored), one
-# after another and all at once, against the engine's aggregate rates at 1 and API_N sequences.
-engine=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens 32 \
-         --gen-tokens "$api_tg" --concurrency "1,$api_n" --json)
+# after another and all at once, against the engine's aggregate rates at 1 and API_N sequences
+# measured just before, in each of API_ROUNDS rounds (default ROUNDS); then the medians.
 prompt="Request {} of the benchmark: summarise the history of the printing press in Europe, its inventors, its spread, and its effect on literacy."
-api=$("$llmux" bench client --provider local --model "$model" -o "threads=$threads" \
-      -o "ctx_size=$(( api_tg + 96 ))" -o "kv_size=$(( api_n * (api_tg + 96) ))" --requests "$api_n" --concurrency "$api_n" \
-      --max-tokens "$api_tg" --prompt "$prompt" --extra-body '{"raw":true,"ignore_eos":true}' --json)
-python3 - "$engine" "$api" "$api_n" <<'PY'
+api_results=$(mktemp)
+trap 'rm -f "$results" "$api_results"' EXIT
+for round in $(seq "${API_ROUNDS:-$rounds}"); do
+  engine=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens 32 \
+           --gen-tokens "$api_tg" --concurrency "1,$api_n" --json)
+  api=$("$llmux" bench client --provider local --model "$model" -o "threads=$threads" \
+        -o "ctx_size=$(( api_tg + 96 ))" -o "kv_size=$(( api_n * (api_tg + 96) ))" --requests "$api_n" --concurrency "$api_n" \
+        --max-tokens "$api_tg" --prompt "$prompt" --extra-body '{"raw":true,"ignore_eos":true}' --json)
+  python3 - "$engine" "$api" "$api_n" "$round" "$api_results" <<'PY'
 import json, sys
 engine, api, n = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
 lv = {r["c"]: r["tg_tok_s"] for r in engine["concurrency"]}
 run = api["runs"][0]
 speedup = run["speedup"]
 bound = 0.8 * lv[n] / lv[1]
-print(f"async_generate: {n} requests sequential {api['sequential_s']:.1f} s vs concurrent {run['wall_s']:.1f} s: "
+print(f"async_generate round {sys.argv[4]}: {n} requests sequential {api['sequential_s']:.1f} s vs concurrent {run['wall_s']:.1f} s: "
       f"speedup {speedup:.2f}x; engine aggregate "
       f"{lv[n]:.1f} tok/s at {n} vs {lv[1]:.1f} at 1 -> 0.8 x ratio = {bound:.2f} ({'met' if speedup >= bound else 'NOT met'})")
+with open(sys.argv[5], "a") as out:
+    out.write(json.dumps({"speedup": speedup, "bound": bound}) + "\n")
+PY
+done
+python3 - "$api_results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+s, b = [r["speedup"] for r in rows], [r["bound"] for r in rows]
+print(f"async_generate median speedup {statistics.median(s):.2f}x ({min(s):.2f}-{max(s):.2f}) vs median bound "
+      f"{statistics.median(b):.2f} ({min(b):.2f}-{max(b):.2f}); met in {sum(x >= y for x, y in zip(s, b))} of {len(rows)} rounds")
 PY
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
