@@ -65,10 +65,16 @@ bool cpu_has_avx2() noexcept;
 using TileFn = void (*)(const std::byte* w, std::size_t row_bytes, const std::byte* act,
                         std::size_t act_stride, std::int64_t n, float* y,
                         std::int64_t y_stride) noexcept;
+// For F32, F16 and BF16 weights the activations are the tokens' floats (act_stride in bytes).
 inline constexpr int kTileRows = 2;
 inline constexpr int kTileTokens = 4;
-// The tile of rows x tokens (1..kTileRows, 1..kTileTokens) for the type, or null when there
-// is none (no AVX2, or a type without a tiled kernel: use dot_function).
+// The most tokens of the type's tiles: kTileTokens, or 3 for F32 and F16 (whose dots keep two
+// accumulators per pair).
+constexpr int tile_tokens(WeightType type) noexcept {
+  return type == WeightType::f32 || type == WeightType::f16 ? 3 : kTileTokens;
+}
+// The tile of rows x tokens (1..kTileRows, 1..tile_tokens(type)) for the type, or null when
+// there is none (no AVX2, or a type without a tiled kernel: use dot_function).
 TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
 
 // Packed weights: groups of kPackRows rows rearranged at load time so that one vector

@@ -52,54 +52,78 @@ LLMUX_AVX2 inline __m256i fifth_bits(std::uint32_t qh) {
   return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-LLMUX_AVX2 float dot_f32(const std::byte* w, const void* x, std::int64_t n) noexcept {
-  const auto* a = reinterpret_cast<const float*>(w);
-  const auto* b = static_cast<const float*>(x);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  std::int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    prefetch_ahead<64>(w + 4 * i);
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+// The float weight formats: 8 weights as floats, one weight as a float, and how many 8-lane
+// accumulators their dot keeps (F32 and F16 two, over 16-value steps; BF16 one).
+struct FormatF32 {
+  static constexpr std::size_t kElem = 4;
+  static constexpr int kAccs = 2;
+  LLMUX_AVX2 static __m256 load8(const std::byte* p) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
   }
-  float tail = 0;
-  for (; i < n; ++i) tail += a[i] * b[i];
-  return hsum_ps(_mm256_add_ps(acc0, acc1)) + tail;
-}
-
-LLMUX_AVX2 float dot_f16(const std::byte* w, const void* x, std::int64_t n) noexcept {
-  const auto* b = static_cast<const float*>(x);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  std::int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    prefetch_ahead(w + 2 * i);
-    const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
-    const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i + 16)));
-    acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + i + 8), acc1);
+  static float value(const std::byte* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
   }
-  float tail = 0;
-  for (; i < n; ++i) tail += load_half(w + 2 * i) * b[i];
-  return hsum_ps(_mm256_add_ps(acc0, acc1)) + tail;
-}
-
-LLMUX_AVX2 float dot_bf16(const std::byte* w, const void* x, std::int64_t n) noexcept {
-  const auto* b = static_cast<const float*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    prefetch_ahead(w + 2 * i);
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i));
-    const __m256 wf = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(b + i), acc);
+};
+struct FormatF16 {
+  static constexpr std::size_t kElem = 2;
+  static constexpr int kAccs = 2;
+  LLMUX_AVX2 static __m256 load8(const std::byte* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-  float tail = 0;
-  for (; i < n; ++i) {
+  LLMUX_AVX2 static float value(const std::byte* p) { return load_half(p); }
+};
+struct FormatBF16 {
+  static constexpr std::size_t kElem = 2;
+  static constexpr int kAccs = 1;
+  LLMUX_AVX2 static __m256 load8(const std::byte* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static float value(const std::byte* p) {
     std::uint16_t v;
-    std::memcpy(&v, w + 2 * i, 2);
-    tail += bf16_to_float(v) * b[i];
+    std::memcpy(&v, p, 2);
+    return bf16_to_float(v);
   }
-  return hsum_ps(acc) + tail;
+};
+
+// The float dot's last n - i values (fewer than one step), one by one.
+template <class Fmt>
+LLMUX_AVX2 inline float float_tail(const std::byte* w, const float* x, std::int64_t i, std::int64_t n) {
+  float tail = 0;
+  for (; i < n; ++i) tail += Fmt::value(w + Fmt::kElem * static_cast<std::size_t>(i)) * x[i];
+  return tail;
+}
+
+// Float weights times float activations: Fmt::kAccs accumulators of 8 lanes, accumulator a
+// taking values 8a..8a+7 of every step of 8 * kAccs, then their sum's horizontal sum plus the
+// tail. tile_float computes exactly this for every (row, token) of a tile.
+template <class Fmt>
+LLMUX_AVX2 float dot_float(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  constexpr int kStep = 8 * Fmt::kAccs;
+  const auto* b = static_cast<const float*>(x);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    prefetch_ahead<static_cast<int>(Fmt::kElem) * kStep>(w + Fmt::kElem * static_cast<std::size_t>(i));
+    acc0 = _mm256_fmadd_ps(Fmt::load8(w + Fmt::kElem * static_cast<std::size_t>(i)), _mm256_loadu_ps(b + i), acc0);
+    if constexpr (Fmt::kAccs == 2) {
+      acc1 = _mm256_fmadd_ps(Fmt::load8(w + Fmt::kElem * static_cast<std::size_t>(i + 8)), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+  }
+  const __m256 sum = Fmt::kAccs == 2 ? _mm256_add_ps(acc0, acc1) : acc0;
+  return hsum_ps(sum) + float_tail<Fmt>(w, b, i, n);
+}
+
+LLMUX_AVX2 float dot_f32(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  return dot_float<FormatF32>(w, x, n);
+}
+LLMUX_AVX2 float dot_f16(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  return dot_float<FormatF16>(w, x, n);
+}
+LLMUX_AVX2 float dot_bf16(const std::byte* w, const void* x, std::int64_t n) noexcept {
+  return dot_float<FormatBF16>(w, x, n);
 }
 
 // The 32-weight formats accumulate each block's integer sum, scaled, in eight float lanes
@@ -429,6 +453,75 @@ TileFn tile_of(int r, int t) noexcept {
   return table[r - 1][t - 1];
 }
 
+// Register tiles of R float rows with T tokens' float activations (act + j * act_stride
+// holds token j's n floats): each 8 weights are loaded (and converted) once for T tokens and
+// each 8 activations once for R rows. Every (row, token) pair gets dot_float's operations in
+// its order, so the results are bit-identical to dot_float whatever the tiling. With two
+// accumulators per pair, R * T <= 6 keeps them all in the 16 vector registers.
+template <class Fmt, int R, int T>
+LLMUX_AVX2 void tile_float(const std::byte* w, std::size_t row_bytes, const std::byte* act,
+                           std::size_t act_stride, std::int64_t n, float* y,
+                           std::int64_t y_stride) noexcept {
+  constexpr int kAccs = Fmt::kAccs;
+  __m256 acc[kAccs][R][T];
+#pragma GCC unroll 2
+  for (int a = 0; a < kAccs; ++a) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) acc[a][r][t] = _mm256_setzero_ps();
+    }
+  }
+  const float* x[T];
+#pragma GCC unroll 4
+  for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const float*>(act + static_cast<std::size_t>(t) * act_stride);
+  std::int64_t i = 0;
+  for (; i + 8 * kAccs <= n; i += 8 * kAccs) {
+#pragma GCC unroll 2
+    for (int a = 0; a < kAccs; ++a) {
+      const std::int64_t at = i + 8 * a;
+      __m256 wv[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        wv[r] = Fmt::load8(w + static_cast<std::size_t>(r) * row_bytes + Fmt::kElem * static_cast<std::size_t>(at));
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        __m256 xv = _mm256_loadu_ps(x[t] + at);
+        // Kept in a register for the R rows: folded into each FMA as a memory operand, it
+        // would be loaded R times, and the loads (not the FMAs) would bound the tile.
+        __asm__("" : "+x"(xv));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) acc[a][r][t] = _mm256_fmadd_ps(wv[r], xv, acc[a][r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const __m256 sum = kAccs == 2 ? _mm256_add_ps(acc[0][r][t], acc[kAccs - 1][r][t]) : acc[0][r][t];
+      y[t * y_stride + r] = hsum_ps(sum) + float_tail<Fmt>(w + static_cast<std::size_t>(r) * row_bytes, x[t], i, n);
+    }
+  }
+}
+
+// tile_function's checks bound t by tile_tokens: 3 for two accumulators, 4 for one.
+template <class Fmt>
+TileFn float_tile_of(int r, int t) noexcept {
+  if constexpr (Fmt::kAccs == 2) {
+    static constexpr TileFn table[2][3] = {
+        {tile_float<Fmt, 1, 1>, tile_float<Fmt, 1, 2>, tile_float<Fmt, 1, 3>},
+        {tile_float<Fmt, 2, 1>, tile_float<Fmt, 2, 2>, tile_float<Fmt, 2, 3>}};
+    return table[r - 1][t - 1];
+  } else {
+    static constexpr TileFn table[2][4] = {
+        {tile_float<Fmt, 1, 1>, tile_float<Fmt, 1, 2>, tile_float<Fmt, 1, 3>, tile_float<Fmt, 1, 4>},
+        {tile_float<Fmt, 2, 1>, tile_float<Fmt, 2, 2>, tile_float<Fmt, 2, 3>, tile_float<Fmt, 2, 4>}};
+    return table[r - 1][t - 1];
+  }
+}
+
 // Eight floats of a cache row of f32 or f16 values.
 template <bool Half>
 LLMUX_AVX2 inline __m256 load8(const std::byte* p) {
@@ -632,7 +725,7 @@ LLMUX_AVX2 void quantize_act_q8k_avx2(const float* x, ActQ8K* out, std::int64_t 
 }
 
 TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
-  if (!cpu_has_avx2() || rows < 1 || rows > kTileRows || tokens < 1 || tokens > kTileTokens) {
+  if (!cpu_has_avx2() || rows < 1 || rows > kTileRows || tokens < 1 || tokens > tile_tokens(type)) {
     return nullptr;
   }
   switch (type) {
@@ -641,6 +734,9 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept {
     case WeightType::q5_0: return tile_of<FormatQn0<5>>(rows, tokens);
     case WeightType::q4_k: return tile_of<FormatQK<4>>(rows, tokens);
     case WeightType::q5_k: return tile_of<FormatQK<5>>(rows, tokens);
+    case WeightType::f32: return float_tile_of<FormatF32>(rows, tokens);
+    case WeightType::f16: return float_tile_of<FormatF16>(rows, tokens);
+    case WeightType::bf16: return float_tile_of<FormatBF16>(rows, tokens);
     default: return nullptr;
   }
 }

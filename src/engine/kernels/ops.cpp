@@ -138,6 +138,7 @@ struct Product {
   std::int64_t n_tasks;
   DotFn dot;
   TileFn tiles[kTileRows][kTileTokens];  // [0][0] null: no tiles
+  int tile_tokens;                       // tokens of the widest tile
   PackedTileFn packed[kPackedTokens];    // [0] null: not packed
   std::size_t group_bytes;
   PackedTileFn expanded[kPackedTokens];  // [0] null: groups read as packed
@@ -194,16 +195,17 @@ void packed_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::
 
 void tiled_rows(const Product& p, const Inputs& in, std::int64_t r_begin, std::int64_t r_end) {
   const Matrix& w = *p.w;
-  for (std::int64_t t0 = 0; t0 < in.n_tokens; t0 += kTokensPerTile) {
-    const std::int64_t t1 = std::min(in.n_tokens, t0 + kTokensPerTile);
+  // Quantized activations, or the float ones for float weights.
+  const std::byte* act = in.act ? in.act : reinterpret_cast<const std::byte*>(in.x);
+  const std::size_t act_stride = in.act ? in.act_stride : static_cast<std::size_t>(in.x_stride) * sizeof(float);
+  // A tile's tokens stay in L1 while the task's rows pass over them (the rows come from L2:
+  // a task's 16 rows are a few times a tile's activations).
+  for (std::int64_t t = 0; t < in.n_tokens; t += p.tile_tokens) {
+    const int nt = static_cast<int>(std::min<std::int64_t>(p.tile_tokens, in.n_tokens - t));
     for (std::int64_t r = r_begin; r < r_end; r += kTileRows) {
       const int nr = static_cast<int>(std::min<std::int64_t>(kTileRows, r_end - r));
-      for (std::int64_t t = t0; t < t1; t += kTileTokens) {
-        const int nt = static_cast<int>(std::min<std::int64_t>(kTileTokens, t1 - t));
-        p.tiles[nr - 1][nt - 1](w.row(r), w.row_bytes,
-                                in.act + in.act_stride * static_cast<std::size_t>(t), in.act_stride,
-                                w.cols, p.y + t * p.y_stride + r, p.y_stride);
-      }
+      p.tiles[nr - 1][nt - 1](w.row(r), w.row_bytes, act + act_stride * static_cast<std::size_t>(t),
+                              act_stride, w.cols, p.y + t * p.y_stride + r, p.y_stride);
     }
   }
 }
@@ -301,7 +303,7 @@ void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n
     const Matrix& w = *outs[i].w;
     Product& p = products[i];
     p = Product{&w, outs[i].y, outs[i].y_stride, n_tasks, (w.rows + kRowsPerTask - 1) / kRowsPerTask,
-                dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type), {}, {}, 0, {}, 0};
+                dequant_rows ? dot_function(WeightType::f32) : dot_function(w.type), {}, 0, {}, 0, {}, 0};
     n_tasks += p.n_tasks;
     if (quantize && w.packed) {
       for (int j = 0; j < kPackedTokens; ++j) p.packed[j] = packed_tile_function(w.type, j + 1);
@@ -311,10 +313,12 @@ void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n
         for (int j = 0; j < kPackedTokens; ++j) p.expanded[j] = expanded_tile_function(w.type, j + 1);
         in.expanded_stride = std::max(in.expanded_stride, p.expanded_bytes);
       }
-    } else if (quantize && n_tokens > 1 && tile_function(w.type, kTileRows, kTileTokens)) {
-      // Register tiles of kTileRows rows x kTileTokens tokens (bit-identical to the dots).
+    } else if ((quantize || float_weights) && n_tokens > 1 && tile_function(w.type, 1, 1)) {
+      // Register tiles of kTileRows rows x tile_tokens tokens (bit-identical to the dots); float
+      // weights take the tokens' floats.
+      p.tile_tokens = tile_tokens(w.type);
       for (int r = 0; r < kTileRows; ++r) {
-        for (int t = 0; t < kTileTokens; ++t) p.tiles[r][t] = tile_function(w.type, r + 1, t + 1);
+        for (int t = 0; t < p.tile_tokens; ++t) p.tiles[r][t] = tile_function(w.type, r + 1, t + 1);
       }
     }
   }

@@ -168,6 +168,48 @@ TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
   EXPECT_EQ(k::tile_function(WeightType::q8_0, k::kTileRows + 1, 1), nullptr);
 }
 
+TEST(Dot, FloatRegisterTilesEqualTheDotOfEveryPair) {
+  if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
+  std::mt19937 rng(31);
+  for (WeightType type : {WeightType::f32, WeightType::f16, WeightType::bf16}) {
+    const int max_t = k::tile_tokens(type);
+    for (std::int64_t n : {1, 7, 8, 15, 16, 17, 33, 100, 896}) {  // the tails of every step
+      const std::size_t rb = k::row_bytes(type, n);
+      std::vector<std::byte> w;
+      for (int r = 0; r < k::kTileRows; ++r) {
+        const auto row = random_row(type, n, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      const std::size_t stride = static_cast<std::size_t>(n) + 3;  // floats per token, padded
+      std::vector<float> x(stride * static_cast<std::size_t>(max_t));
+      for (auto& v : x) v = std::normal_distribution<float>(0.0f, 1.0f)(rng);
+      const auto* act = reinterpret_cast<const std::byte*>(x.data());
+      for (int r = 1; r <= k::kTileRows; ++r) {
+        for (int t = 1; t <= max_t; ++t) {
+          const k::TileFn tile = k::tile_function(type, r, t);
+          ASSERT_NE(tile, nullptr) << name_of(type);
+          std::vector<float> y(static_cast<std::size_t>(max_t * k::kTileRows), -1.0f);
+          tile(w.data(), rb, act, stride * sizeof(float), n, y.data(), k::kTileRows);
+          for (int i = 0; i < k::kTileRows; ++i) {
+            for (int j = 0; j < max_t; ++j) {
+              const float got = y[static_cast<std::size_t>(j * k::kTileRows + i)];
+              if (i >= r || j >= t) {
+                EXPECT_EQ(got, -1.0f) << "written outside the tile";
+                continue;
+              }
+              const float want = k::dot_function(type)(w.data() + i * rb, x.data() + j * stride, n);
+              EXPECT_EQ(got, want) << name_of(type) << " n=" << n << " tile " << r << "x" << t;
+            }
+          }
+        }
+      }
+    }
+    EXPECT_EQ(k::tile_function(type, 1, max_t + 1), nullptr) << name_of(type);
+  }
+  EXPECT_EQ(k::tile_tokens(WeightType::f16), 3);
+  EXPECT_EQ(k::tile_tokens(WeightType::bf16), k::kTileTokens);
+}
+
 TEST(Dot, Avx2ActivationQuantizationEqualsTheScalarReference) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(37);
@@ -363,7 +405,7 @@ TEST(Dot, MatmulRowsDoNotDependOnBatchSize) {
   k::ThreadPool pool(2);
   for (WeightType type : {WeightType::q8_0, WeightType::q4_k, WeightType::q5_k, WeightType::q6_k,
                           WeightType::q5_0, WeightType::q4_0, WeightType::q4_1, WeightType::q5_1,
-                          WeightType::f16}) {
+                          WeightType::f16, WeightType::f32, WeightType::bf16}) {
     const std::int64_t cols = 512, rows = 37;
     std::vector<std::byte> data;
     for (std::int64_t r = 0; r < rows; ++r) {
