@@ -120,7 +120,9 @@ TEST(Scan, TopKMatchesAFullSortWithTies) {
       for (int i = 0; i < n; ++i) {
         if (usable(x[static_cast<std::size_t>(i)]) != -kInf) ids.push_back(i);
       }
-      std::stable_sort(ids.begin(), ids.end(), [&](int a, int b) { return usable(x[a]) > usable(x[b]); });
+      std::sort(ids.begin(), ids.end(), [&](int a, int b) {
+        return usable(x[a]) > usable(x[b]) || (usable(x[a]) == usable(x[b]) && a < b);
+      });
       ids.resize(std::min(ids.size(), static_cast<std::size_t>(k)));
       ASSERT_EQ(r.top_logprobs.size(), ids.size()) << "n=" << n << " k=" << k;
       for (std::size_t i = 0; i < ids.size(); ++i) {
