@@ -118,6 +118,32 @@ TEST(Dot, IntegerPathsApproximateFloatArithmetic) {
   }
 }
 
+// Every tile of 1..kTileRows rows x 1..max_t tokens of `type` on the rows at w (rb bytes
+// apart) and the tokens at act + j * act_stride: each pair equals the type's dot exactly, and
+// nothing outside the tile is written.
+void expect_tiles_equal_dots(WeightType type, const std::byte* w, std::size_t rb, const std::byte* act,
+                             std::size_t act_stride, std::int64_t n, int max_t) {
+  for (int r = 1; r <= k::kTileRows; ++r) {
+    for (int t = 1; t <= max_t; ++t) {
+      const k::TileFn tile = k::tile_function(type, r, t);
+      ASSERT_NE(tile, nullptr) << name_of(type);
+      std::vector<float> y(static_cast<std::size_t>(max_t * k::kTileRows), -1.0f);
+      tile(w, rb, act, act_stride, n, y.data(), k::kTileRows);
+      for (int i = 0; i < k::kTileRows; ++i) {
+        for (int j = 0; j < max_t; ++j) {
+          const float got = y[static_cast<std::size_t>(j * k::kTileRows + i)];
+          if (i >= r || j >= t) {
+            EXPECT_EQ(got, -1.0f) << "written outside the tile";
+            continue;
+          }
+          const float want = k::dot_function(type)(w + i * rb, act + j * act_stride, n);
+          EXPECT_EQ(got, want) << name_of(type) << " n=" << n << " tile " << r << "x" << t;
+        }
+      }
+    }
+  }
+}
+
 TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(29);
@@ -143,25 +169,7 @@ TEST(Dot, RegisterTilesEqualTheDotOfEveryPair) {
           k::quantize_act_q8(x.data(), reinterpret_cast<k::ActQ8*>(act.data() + t * as), n);
         }
       }
-      for (int r = 1; r <= k::kTileRows; ++r) {
-        for (int t = 1; t <= k::kTileTokens; ++t) {
-          const k::TileFn tile = k::tile_function(type, r, t);
-          ASSERT_NE(tile, nullptr) << name_of(type);
-          std::vector<float> y(static_cast<std::size_t>(k::kTileTokens * k::kTileRows), -1.0f);
-          tile(w.data(), rb, act.data(), as, n, y.data(), k::kTileRows);
-          for (int i = 0; i < k::kTileRows; ++i) {
-            for (int j = 0; j < k::kTileTokens; ++j) {
-              const float got = y[static_cast<std::size_t>(j * k::kTileRows + i)];
-              if (i >= r || j >= t) {
-                EXPECT_EQ(got, -1.0f) << "written outside the tile";
-                continue;
-              }
-              const float want = k::dot_function(type)(w.data() + i * rb, act.data() + j * as, n);
-              EXPECT_EQ(got, want) << name_of(type) << " n=" << n << " tile " << r << "x" << t;
-            }
-          }
-        }
-      }
+      expect_tiles_equal_dots(type, w.data(), rb, act.data(), as, n, k::kTileTokens);
     }
   }
   EXPECT_EQ(k::tile_function(WeightType::q6_k, 1, 1), nullptr);
@@ -184,25 +192,7 @@ TEST(Dot, FloatRegisterTilesEqualTheDotOfEveryPair) {
       std::vector<float> x(stride * static_cast<std::size_t>(max_t));
       for (auto& v : x) v = std::normal_distribution<float>(0.0f, 1.0f)(rng);
       const auto* act = reinterpret_cast<const std::byte*>(x.data());
-      for (int r = 1; r <= k::kTileRows; ++r) {
-        for (int t = 1; t <= max_t; ++t) {
-          const k::TileFn tile = k::tile_function(type, r, t);
-          ASSERT_NE(tile, nullptr) << name_of(type);
-          std::vector<float> y(static_cast<std::size_t>(max_t * k::kTileRows), -1.0f);
-          tile(w.data(), rb, act, stride * sizeof(float), n, y.data(), k::kTileRows);
-          for (int i = 0; i < k::kTileRows; ++i) {
-            for (int j = 0; j < max_t; ++j) {
-              const float got = y[static_cast<std::size_t>(j * k::kTileRows + i)];
-              if (i >= r || j >= t) {
-                EXPECT_EQ(got, -1.0f) << "written outside the tile";
-                continue;
-              }
-              const float want = k::dot_function(type)(w.data() + i * rb, x.data() + j * stride, n);
-              EXPECT_EQ(got, want) << name_of(type) << " n=" << n << " tile " << r << "x" << t;
-            }
-          }
-        }
-      }
+      expect_tiles_equal_dots(type, w.data(), rb, act, stride * sizeof(float), n, max_t);
     }
     EXPECT_EQ(k::tile_function(type, 1, max_t + 1), nullptr) << name_of(type);
   }
@@ -210,18 +200,26 @@ TEST(Dot, FloatRegisterTilesEqualTheDotOfEveryPair) {
   EXPECT_EQ(k::tile_tokens(WeightType::bf16), k::kTileTokens);
 }
 
+// Activations for the quantizers' tests: random, block 0 all zero, and in block 1 one huge
+// value (every other value of its block rounds to 0) and an exactly halfway case (to even).
+std::vector<float> activation_test_input(std::int64_t block, std::int64_t blocks, std::mt19937& rng) {
+  auto x = random_floats(block * blocks, rng);
+  std::fill(x.begin(), x.begin() + block, 0.0f);
+  if (blocks > 1) {
+    const auto at = static_cast<std::size_t>(block + 8);
+    x[at] = 1e30f;
+    x[at + 1] = -0.5f * 1e30f;
+    x[at + 2] = 1.5f * 1e30f / 127.0f;
+  }
+  return x;
+}
+
 TEST(Dot, Avx2ActivationQuantizationEqualsTheScalarReference) {
   if (!k::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C";
   std::mt19937 rng(37);
   for (std::int64_t blocks : {1, 2, 5, 28}) {
     const std::int64_t n = 32 * blocks;
-    auto x = random_floats(n, rng);
-    for (std::int64_t i = 0; i < 32; ++i) x[static_cast<std::size_t>(i)] = 0.0f;  // an all-zero block
-    if (blocks > 1) {
-      x[40] = 1e30f;   // one huge value: every other value of its block rounds to 0
-      x[41] = -0.5f * 1e30f;
-      x[42] = 1.5f * 1e30f / 127.0f;  // exactly halfway cases round to even
-    }
+    const auto x = activation_test_input(32, blocks, rng);
     std::vector<k::ActQ8> a(static_cast<std::size_t>(blocks)), b(a.size());
     k::quantize_act_q8_scalar(x.data(), a.data(), n);
     k::quantize_act_q8_avx2(x.data(), b.data(), n);
@@ -239,13 +237,7 @@ TEST(Dot, Avx2SuperBlockActivationQuantizationEqualsTheScalarReference) {
   std::mt19937 rng(41);
   for (std::int64_t blocks : {1, 2, 19}) {
     const std::int64_t n = 256 * blocks;
-    auto x = random_floats(n, rng);
-    for (std::int64_t i = 0; i < 256; ++i) x[static_cast<std::size_t>(i)] = 0.0f;  // an all-zero block
-    if (blocks > 1) {
-      x[300] = 1e30f;  // one huge value: every other value of its block rounds to 0
-      x[301] = -0.5f * 1e30f;
-      x[302] = 1.5f * 1e30f / 127.0f;  // exactly halfway cases round to even
-    }
+    auto x = activation_test_input(256, blocks, rng);
     if (blocks > 2) {  // a sum of 16 that is exactly 0
       for (std::int64_t i = 512; i < 528; ++i) x[static_cast<std::size_t>(i)] = i % 2 ? -4.0f : 4.0f;
     }
