@@ -162,6 +162,14 @@ void q6_k(const float* x, std::byte* b) noexcept {
   put_half(b + 208, d);
 }
 
+// Writes n / values blocks: block i from src + values * i into dst + bytes * i. Returns true.
+template <class Block>
+bool each_block(const float* src, std::byte* dst, std::int64_t n, std::int64_t values, std::int64_t bytes,
+                Block block) noexcept {
+  for (std::int64_t i = 0; i < n / values; ++i) block(src + values * i, dst + bytes * i);
+  return true;
+}
+
 }  // namespace
 
 bool quantize_row(WeightType type, const float* src, std::byte* dst, std::int64_t n) noexcept {
@@ -181,30 +189,14 @@ bool quantize_row(WeightType type, const float* src, std::byte* dst, std::int64_
         std::memcpy(dst + 2 * i, &h, 2);
       }
       return true;
-    case WeightType::q8_0:
-      for (std::int64_t i = 0; i < n / 32; ++i) q8_0(src + 32 * i, dst + 34 * i);
-      return true;
-    case WeightType::q4_0:
-      for (std::int64_t i = 0; i < n / 32; ++i) q_n_0(src + 32 * i, dst + 18 * i, 4);
-      return true;
-    case WeightType::q5_0:
-      for (std::int64_t i = 0; i < n / 32; ++i) q_n_0(src + 32 * i, dst + 22 * i, 5);
-      return true;
-    case WeightType::q4_1:
-      for (std::int64_t i = 0; i < n / 32; ++i) q_n_1(src + 32 * i, dst + 20 * i, 4);
-      return true;
-    case WeightType::q5_1:
-      for (std::int64_t i = 0; i < n / 32; ++i) q_n_1(src + 32 * i, dst + 24 * i, 5);
-      return true;
-    case WeightType::q4_k:
-      for (std::int64_t i = 0; i < n / 256; ++i) q_k_affine(src + 256 * i, dst + 144 * i, 4);
-      return true;
-    case WeightType::q5_k:
-      for (std::int64_t i = 0; i < n / 256; ++i) q_k_affine(src + 256 * i, dst + 176 * i, 5);
-      return true;
-    case WeightType::q6_k:
-      for (std::int64_t i = 0; i < n / 256; ++i) q6_k(src + 256 * i, dst + 210 * i);
-      return true;
+    case WeightType::q8_0: return each_block(src, dst, n, 32, 34, [](const float* x, std::byte* b) { q8_0(x, b); });
+    case WeightType::q4_0: return each_block(src, dst, n, 32, 18, [](const float* x, std::byte* b) { q_n_0(x, b, 4); });
+    case WeightType::q5_0: return each_block(src, dst, n, 32, 22, [](const float* x, std::byte* b) { q_n_0(x, b, 5); });
+    case WeightType::q4_1: return each_block(src, dst, n, 32, 20, [](const float* x, std::byte* b) { q_n_1(x, b, 4); });
+    case WeightType::q5_1: return each_block(src, dst, n, 32, 24, [](const float* x, std::byte* b) { q_n_1(x, b, 5); });
+    case WeightType::q4_k: return each_block(src, dst, n, 256, 144, [](const float* x, std::byte* b) { q_k_affine(x, b, 4); });
+    case WeightType::q5_k: return each_block(src, dst, n, 256, 176, [](const float* x, std::byte* b) { q_k_affine(x, b, 5); });
+    case WeightType::q6_k: return each_block(src, dst, n, 256, 210, [](const float* x, std::byte* b) { q6_k(x, b); });
     default:
       return false;
   }
