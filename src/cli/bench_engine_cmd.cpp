@@ -132,7 +132,7 @@ LevelResult run_level(const std::shared_ptr<const em::Model>& model, const Bench
   em::Context ctx(model, {.n_threads = threads}, std::move(cache));
   engine::scheduler::Scheduler scheduler(
       *kv, [&](std::span<const em::BatchToken> b) { return ctx.eval(b); }, hp.n_vocab,
-      {.token_budget = 512, .max_running = c});
+      {.max_running = c});  // the provider's defaults otherwise
   std::uniform_int_distribution<em::TokenId> id(0, static_cast<em::TokenId>(hp.n_vocab - 1));
   std::vector<std::shared_ptr<BenchSequence>> seqs;
   for (int i = 0; i < c; ++i) {

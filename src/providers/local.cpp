@@ -65,6 +65,8 @@ LocalSettings parse_settings(const ProviderConfig& config) {
       s.worker.kv_size = parse_int(key, value, 1, 1 << 26);
     } else if (key == "batch_tokens") {
       s.worker.scheduler.token_budget = parse_int(key, value, 1, 1 << 16);
+    } else if (key == "prefill_while_decoding") {
+      s.worker.scheduler.prefill_while_decoding = parse_int(key, value, 0, 1 << 16);
     } else if (key == "max_sequences") {
       s.worker.scheduler.max_running = parse_int(key, value, 1, 4096);
     } else if (key == "progress") {
@@ -72,7 +74,9 @@ LocalSettings parse_settings(const ProviderConfig& config) {
     } else {
       throw_error(errc::invalid_argument,
                   fmt::format("local provider: unknown option '{}' (known: ctx_size, threads, "
-                              "precision, kv_size, batch_tokens, max_sequences, progress)", key));
+                              "precision, kv_size, batch_tokens, prefill_while_decoding, "
+                              "max_sequences, progress)",
+                              key));
     }
   }
   return s;

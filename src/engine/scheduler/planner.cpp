@@ -56,6 +56,10 @@ StepPlan plan_step(const PlanInput& in) {
     --budget;
   }
 
+  // Prompt chunks take what the decodes leave, capped while there are decodes.
+  const bool decoding = !plan.chunks.empty();
+  if (decoding && in.prefill_while_decoding > 0) budget = std::min(budget, in.prefill_while_decoding);
+
   // 2. Prompt chunks of running sequences.
   for (std::size_t i = 0; i < running.size() && budget > 0; ++i) {
     const RunningView& r = running[i];

@@ -8,7 +8,10 @@
 //     (possibly itself) is preempted: its blocks are freed and it goes back to the head of the
 //     waiting queue, to be recomputed later (its generated tokens are kept).
 //  2. Running sequences still reading their prompt get prompt chunks from the remaining token
-//     budget (their blocks were reserved when they were admitted).
+//     budget (their blocks were reserved when they were admitted). While some sequence decodes
+//     in this step, prompt chunks (rules 2 and 3 together) take at most prefill_while_decoding
+//     tokens: a step is as long as the tokens it reads, and the decoding sequences wait for it,
+//     so this bounds their inter-token latency while long prompts are read.
 //  3. Waiting sequences are admitted strictly first-in first-out (a large request at the head
 //     is never overtaken, so it cannot starve) while the token budget, the running limit and
 //     the free blocks allow: the blocks of its whole prompt (minus a shared prefix) plus a
@@ -45,6 +48,8 @@ struct PlanInput {
   std::int64_t free_blocks = 0;
   std::int64_t block_size = 16;
   std::int64_t token_budget = 512;  // tokens per forward pass
+  // Prompt tokens per forward pass while some sequence decodes in it (0: token_budget's rest).
+  std::int64_t prefill_while_decoding = 0;
   std::int64_t max_running = 64;
 };
 

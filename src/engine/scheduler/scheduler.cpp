@@ -13,6 +13,7 @@ Scheduler::Scheduler(kv_cache::PagedKvCache& cache, EvalFn eval, std::int64_t n_
     : cache_(cache), eval_(std::move(eval)), n_vocab_(n_vocab), options_(options) {
   options_.token_budget = std::max<std::int64_t>(1, options_.token_budget);
   options_.max_running = std::clamp<std::int64_t>(options_.max_running, 1, options_.token_budget);
+  options_.prefill_while_decoding = std::max<std::int64_t>(0, options_.prefill_while_decoding);
 }
 
 void Scheduler::submit(std::shared_ptr<SequenceClient> client) {
@@ -135,6 +136,7 @@ PlanInput Scheduler::plan_input(std::vector<kv_cache::PrefixMatch>& matches) con
   in.free_blocks = cache_.free_blocks();
   in.block_size = cache_.block_size();
   in.token_budget = options_.token_budget;
+  in.prefill_while_decoding = options_.prefill_while_decoding;
   in.max_running = options_.max_running;
   for (const Seq& s : running_) {
     in.running.push_back({s.id, static_cast<std::int64_t>(s.tokens.size()), s.n_computed,

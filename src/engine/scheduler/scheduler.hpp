@@ -51,6 +51,10 @@ class SequenceClient {
 
 struct SchedulerOptions {
   std::int64_t token_budget = 512;  // tokens per forward pass (decodes plus prompt chunks)
+  // Prompt tokens per forward pass while sequences decode in it (0: the rest of token_budget):
+  // the decoding sequences wait for every step, so this bounds their inter-token latency while
+  // other requests' prompts are read, at some cost in those requests' time to first token.
+  std::int64_t prefill_while_decoding = 128;
   std::int64_t max_running = 64;    // sequences in a batch
 };
 

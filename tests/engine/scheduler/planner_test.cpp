@@ -28,6 +28,45 @@ TEST(Planner, DecodesFirstThenPromptChunksWithinTheBudget) {
   EXPECT_EQ(p.admit[0].id, 3);
 }
 
+TEST(Planner, PromptChunksAreCappedWhileSequencesDecode) {
+  PlanInput in;
+  in.block_size = 16;
+  in.token_budget = 512;
+  in.prefill_while_decoding = 100;
+  in.free_blocks = 100;
+  in.running = {{1, 20, 19, 2, 2}, {2, 300, 40, 19, 19}};  // 1 decodes, 2 reads its prompt
+  in.waiting = {{3, 80, 0, 0, 0}};
+  StepPlan p = plan_step(in);
+  ASSERT_EQ(p.chunks.size(), 2u);
+  EXPECT_EQ(p.chunks[0].id, 1);
+  EXPECT_EQ(p.chunks[1].id, 2);
+  EXPECT_EQ(p.chunks[1].count, 100);
+  EXPECT_TRUE(p.admit.empty());  // the prompt tokens of this step are spent
+
+  in.running[1].n_computed = 260;  // 40 left: the rest goes to the admitted request
+  p = plan_step(in);
+  ASSERT_EQ(p.chunks.size(), 3u);
+  EXPECT_EQ(p.chunks[1].count, 40);
+  EXPECT_EQ(p.chunks[2].id, 3);
+  EXPECT_EQ(p.chunks[2].count, 60);
+  ASSERT_EQ(p.admit.size(), 1u);
+
+  // Nothing decodes: the whole token budget.
+  in.running = {{2, 300, 40, 19, 19}};
+  p = plan_step(in);
+  ASSERT_EQ(p.chunks.size(), 2u);
+  EXPECT_EQ(p.chunks[0].count, 260);
+  EXPECT_EQ(p.chunks[1].count, 80);
+
+  // 0: no cap.
+  in.running = {{1, 20, 19, 2, 2}, {2, 300, 40, 19, 19}};
+  in.prefill_while_decoding = 0;
+  p = plan_step(in);
+  ASSERT_EQ(p.chunks.size(), 3u);
+  EXPECT_EQ(p.chunks[1].count, 260);
+  EXPECT_EQ(p.chunks[2].count, 80);
+}
+
 TEST(Planner, TheHeadOfTheQueueIsNeverOvertaken) {
   PlanInput in;
   in.block_size = 16;

@@ -68,6 +68,27 @@ TEST(Scheduler, ChunkedPrefillSharesPassesWithDecodes) {
   EXPECT_EQ(longer->out, alone({prompt_of(2, 300)}, 5, 512)[0]);
 }
 
+TEST(Scheduler, PromptChunksAreCappedWhileSequencesDecode) {
+  // A 300-token prompt arrives while a sequence decodes: with a budget of 256 the passes would
+  // read 255 prompt tokens and the decoding sequence would wait for them; capped at 20 while it
+  // decodes, every pass reads one decode and 20 prompt tokens.
+  FakeEngine e(256, 16, 512, {.token_budget = 256, .prefill_while_decoding = 20, .max_running = 8});
+  auto first = std::make_shared<FakeClient>(prompt_of(1, 8), 100);
+  e.scheduler.submit(first);
+  e.scheduler.step();
+  ASSERT_EQ(first->out.size(), 1u);
+  EXPECT_EQ(e.model.max_batch, 8);
+  auto longer = std::make_shared<FakeClient>(prompt_of(2, 300), 5);
+  e.scheduler.submit(longer);
+  for (int i = 0; i < 5; ++i) e.scheduler.step();
+  EXPECT_EQ(first->out.size(), 6u);
+  EXPECT_EQ(e.model.max_batch, 21);
+  EXPECT_TRUE(longer->out.empty());
+  e.run();
+  EXPECT_EQ(first->out, alone({prompt_of(1, 8)}, 100, 512)[0]);
+  EXPECT_EQ(longer->out, alone({prompt_of(2, 300)}, 5, 512)[0]);
+}
+
 TEST(Scheduler, ThousandQueuedRequestsCompleteAndFreeEverything) {
   FakeEngine e(24, 4, 64, {.token_budget = 48, .max_running = 16});
   std::vector<std::shared_ptr<FakeClient>> clients;
