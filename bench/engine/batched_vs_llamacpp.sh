@@ -9,8 +9,9 @@
 #   LLMUX (default build/src/llmux), THREADS (2), NPP (64), NTG (32), NPL (1,2,4,8,16),
 #   API_N (16 requests), API_TG (128), ROUNDS (3), API_ROUNDS (ROUNDS).
 #
-# Each round runs llmux and then llama-batched-bench, so the two alternate and a slow minute of
-# the machine falls on both; a table per round, then each level's median ratio with its range.
+# Each round runs every level with llmux and then llama-batched-bench, one level after another, so
+# the two runs of a ratio are seconds apart; a table per round, then each level's median ratio
+# with its range.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:?usage: batched_vs_llamacpp.sh LLAMA_CPP_BIN_DIR MODEL.gguf}
@@ -33,23 +34,26 @@ trap 'rm -f "$results"' EXIT
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
-  ours=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$npp" \
-         --gen-tokens "$ntg" --concurrency "$npl" --json)
-  theirs=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c "$ctx" -b 2048 -ub 512 \
-           -npp "$npp" -ntg "$ntg" -npl "$npl" --output-format jsonl 2>/dev/null | grep '^{')
-  python3 - "$ours" "$theirs" "$npp" "$ntg" "$round" "$results" <<'PY'
+  echo "round $round: prompt $npp / generation $ntg tokens per sequence; aggregate generation tok/s"
+  printf '%4s %8s %10s %6s %22s %21s\n' seqs llmux llama.cpp ratio "llmux ttft p50/p99 ms" "llmux itl p50/p99 ms"
+  # Level by level, llmux and then llama-batched-bench at the same level: the two runs of a
+  # ratio are a few seconds apart, so a slow minute of the machine falls on both.
+  for level in ${npl//,/ }; do
+    ours=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$npp" \
+           --gen-tokens "$ntg" --concurrency "$level" --json)
+    theirs=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c "$ctx" -b 2048 -ub 512 \
+             -npp "$npp" -ntg "$ntg" -npl "$level" --output-format jsonl 2>/dev/null | grep '^{')
+    python3 - "$ours" "$theirs" "$results" <<'PY'
 import json, sys
-ours = json.loads(sys.argv[1])
-theirs = [json.loads(l) for l in sys.argv[2].splitlines() if l.strip()]
-print(f"round {sys.argv[5]}: prompt {sys.argv[3]} / generation {sys.argv[4]} tokens per sequence; aggregate generation tok/s")
-print(f'{"seqs":>4} {"llmux":>8} {"llama.cpp":>10} {"ratio":>6} {"llmux ttft p50/p99 ms":>22} {"llmux itl p50/p99 ms":>21}')
-with open(sys.argv[6], "a") as out:
-    for r in ours["concurrency"]:
-        t = next(x for x in theirs if x["pl"] == r["c"])
-        print(f'{r["c"]:>4} {r["tg_tok_s"]:>8.1f} {t["speed_tg"]:>10.1f} {r["tg_tok_s"]/t["speed_tg"]:>6.2f} '
-              f'{r["ttft_ms_p50"]:>10.0f}/{r["ttft_ms_p99"]:<10.0f} {r["itl_ms_p50"]:>10.1f}/{r["itl_ms_p99"]:<10.1f}')
-        out.write(json.dumps({"c": r["c"], "x": r["tg_tok_s"] / t["speed_tg"]}) + "\n")
+r = json.loads(sys.argv[1])["concurrency"][0]
+t = json.loads(sys.argv[2].splitlines()[0])
+assert t["pl"] == r["c"]
+print(f'{r["c"]:>4} {r["tg_tok_s"]:>8.1f} {t["speed_tg"]:>10.1f} {r["tg_tok_s"]/t["speed_tg"]:>6.2f} '
+      f'{r["ttft_ms_p50"]:>10.0f}/{r["ttft_ms_p99"]:<10.0f} {r["itl_ms_p50"]:>10.1f}/{r["itl_ms_p99"]:<10.1f}')
+with open(sys.argv[3], "a") as out:
+    out.write(json.dumps({"c": r["c"], "x": r["tg_tok_s"] / t["speed_tg"]}) + "\n")
 PY
+  done
 done
 python3 - "$results" <<'PY'
 import json, statistics, sys

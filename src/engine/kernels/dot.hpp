@@ -117,14 +117,19 @@ using AxpyFn = void (*)(float a, const std::byte* x, float* y, std::int64_t n) n
 AxpyFn axpy_function(WeightType type) noexcept;  // f32 or f16; AVX2 when available
 AxpyFn axpy_function_scalar(WeightType type) noexcept;
 
-// Attention over a run of cache rows stored as f32 or f16 (row j at k + j * k_stride):
-//   scores[j] = dot_function(type)(row j, q, dim) * scale, and
-//   out[i] = out[i] + w[j] * v_j[i] for j = 0..rows-1 in order (axpy_function(type) row by row),
-// with exactly those values, the query and the running sum held in registers across the run.
-using ScoresFn = void (*)(const float* q, const std::byte* k, std::size_t k_stride,
-                          std::int64_t rows, std::int64_t dim, float scale, float* scores) noexcept;
-using WeightedSumFn = void (*)(const float* w, const std::byte* v, std::size_t v_stride,
-                               std::int64_t rows, std::int64_t dim, float* out) noexcept;
+// Attention of `heads` query heads that share one KV head (grouped-query attention) over a
+// run of cache rows stored as f32 or f16 (row j at k + j * k_stride), head h's query at
+// q + h * dim and its output at out + h * dim:
+//   scores[h * scores_stride + j] = dot_function(type)(row j, q + h * dim, dim) * scale, and
+//   out[h * dim + i] = out[h * dim + i] + w[h * w_stride + j] * v_j[i] for j = 0..rows-1 in
+//   order (axpy_function(type) row by row),
+// with exactly those values; each row is read once for all the heads.
+using ScoresFn = void (*)(const float* q, std::int64_t heads, const std::byte* k,
+                          std::size_t k_stride, std::int64_t rows, std::int64_t dim, float scale,
+                          float* scores, std::int64_t scores_stride) noexcept;
+using WeightedSumFn = void (*)(const float* w, std::int64_t w_stride, std::int64_t heads,
+                               const std::byte* v, std::size_t v_stride, std::int64_t rows,
+                               std::int64_t dim, float* out) noexcept;
 ScoresFn scores_function(WeightType type) noexcept;            // f32 or f16
 WeightedSumFn weighted_sum_function(WeightType type) noexcept;  // f32 or f16
 // The AVX2 versions (null without AVX2); dim % 16 != 0 falls back to the row-by-row loops.

@@ -153,17 +153,27 @@ void axpy_f16(float a, const std::byte* x, float* y, std::int64_t n) noexcept {
 namespace {
 
 template <WeightType T>
-void scores_rows(const float* q, const std::byte* k, std::size_t k_stride, std::int64_t rows,
-                 std::int64_t dim, float scale, float* scores) noexcept {
+void scores_rows(const float* q, std::int64_t heads, const std::byte* k, std::size_t k_stride,
+                 std::int64_t rows, std::int64_t dim, float scale, float* scores,
+                 std::int64_t scores_stride) noexcept {
   const DotFn dot = dot_function(T);
-  for (std::int64_t j = 0; j < rows; ++j) scores[j] = dot(k + static_cast<std::size_t>(j) * k_stride, q, dim) * scale;
+  for (std::int64_t h = 0; h < heads; ++h) {
+    for (std::int64_t j = 0; j < rows; ++j) {
+      scores[h * scores_stride + j] = dot(k + static_cast<std::size_t>(j) * k_stride, q + h * dim, dim) * scale;
+    }
+  }
 }
 
 template <WeightType T>
-void weighted_sum_rows(const float* w, const std::byte* v, std::size_t v_stride, std::int64_t rows,
+void weighted_sum_rows(const float* w, std::int64_t w_stride, std::int64_t heads,
+                       const std::byte* v, std::size_t v_stride, std::int64_t rows,
                        std::int64_t dim, float* out) noexcept {
   const AxpyFn axpy = axpy_function(T);
-  for (std::int64_t j = 0; j < rows; ++j) axpy(w[j], v + static_cast<std::size_t>(j) * v_stride, out, dim);
+  for (std::int64_t h = 0; h < heads; ++h) {
+    for (std::int64_t j = 0; j < rows; ++j) {
+      axpy(w[h * w_stride + j], v + static_cast<std::size_t>(j) * v_stride, out + h * dim, dim);
+    }
+  }
 }
 
 }  // namespace

@@ -112,35 +112,48 @@ void Context::attention(std::span<const BatchToken> batch, std::int64_t il) {
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hp.head_dim_k)));
   std::int64_t max_len = 0;
   for (const auto& t : batch) max_len = std::max(max_len, t.pos + 1);
-  scores_.resize(static_cast<std::size_t>(pool_.size() * max_len));
+  // A task is one token's query heads that share a KV head (grouped-query attention), or a part
+  // of them when there are too few tasks for the threads: the kernels read each cache row once
+  // for two heads, and a run of rows stays in L1 for the others.
+  const auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
+  const std::int64_t want_parts =
+      std::clamp<std::int64_t>(ceil_div(4 * pool_.size(), n_tok * hp.n_head_kv), 1, group);
+  const std::int64_t heads_per_task = ceil_div(group, want_parts);
+  const std::int64_t parts = ceil_div(group, heads_per_task);
+  scores_.resize(static_cast<std::size_t>(pool_.size() * heads_per_task * max_len));
   const KvType type = cache_->type();
   const auto wtype = type == KvType::f32 ? k::WeightType::f32 : k::WeightType::f16;
   const k::ScoresFn scores_of = k::scores_function(wtype);
   const k::WeightedSumFn weighted_sum = k::weighted_sum_function(wtype);
   const std::size_t elem = type == KvType::f32 ? 4 : 2;
-  pool_.parallel_for(n_tok * hp.n_head, [&](std::int64_t task, int worker) {
-    const std::int64_t t = task / hp.n_head, h = task % hp.n_head;
+  // Rows per run at most (the cache's runs are split further): 64 rows of one KV head, 8 KiB in
+  // float16. The kernels' value for a row does not depend on the run it is in.
+  constexpr std::int64_t kRun = 64;
+  pool_.parallel_for(n_tok * hp.n_head_kv * parts, [&](std::int64_t task, int worker) {
+    const std::int64_t t = task / (hp.n_head_kv * parts);
+    const std::int64_t kvh = task / parts % hp.n_head_kv;
+    const std::int64_t h0 = kvh * group + task % parts * heads_per_task;
+    const std::int64_t nh = std::min(heads_per_task, (kvh + 1) * group - h0);
     const BatchToken& bt = batch[static_cast<std::size_t>(t)];
-    const std::int64_t kvh = h / group;
-    const float* q = q_.data() + t * hp.q_dim() + h * hp.head_dim_k;
-    float* scores = scores_.data() + worker * max_len;
+    const float* q = q_.data() + t * hp.q_dim() + h0 * hp.head_dim_k;
+    float* scores = scores_.data() + worker * heads_per_task * max_len;
+    float* out = att_.data() + t * hp.n_head * hp.head_dim_v + h0 * hp.head_dim_v;
     const std::int64_t len = bt.pos + 1;
     const std::size_t k_off = static_cast<std::size_t>(kvh * hp.head_dim_k) * elem;
     const std::size_t v_off = static_cast<std::size_t>(kvh * hp.head_dim_v) * elem;
-    // Scores over positions 0..pos, run by run.
+    // Scores over positions 0..pos, run by run, for every head.
     for (std::int64_t p = 0; p < len;) {
       const KvRows r = cache_->rows(il, bt.seq, p);
-      const std::int64_t n = std::min(r.count, len - p);
-      scores_of(q, r.k + k_off, r.k_stride, n, hp.head_dim_k, scale, scores + p);
+      const std::int64_t n = std::min({r.count, len - p, kRun});
+      scores_of(q, nh, r.k + k_off, r.k_stride, n, hp.head_dim_k, scale, scores + p, max_len);
       p += n;
     }
-    k::softmax(scores, len);
-    float* out = att_.data() + t * hp.n_head * hp.head_dim_v + h * hp.head_dim_v;
-    std::fill(out, out + hp.head_dim_v, 0.0f);
+    for (std::int64_t g = 0; g < nh; ++g) k::softmax(scores + g * max_len, len);
+    std::fill(out, out + nh * hp.head_dim_v, 0.0f);
     for (std::int64_t p = 0; p < len;) {
       const KvRows r = cache_->rows(il, bt.seq, p);
-      const std::int64_t n = std::min(r.count, len - p);
-      weighted_sum(scores + p, r.v + v_off, r.v_stride, n, hp.head_dim_v, out);
+      const std::int64_t n = std::min({r.count, len - p, kRun});
+      weighted_sum(scores + p, max_len, nh, r.v + v_off, r.v_stride, n, hp.head_dim_v, out);
       p += n;
     }
   });

@@ -521,30 +521,46 @@ TEST(Dot, MatmulManyEqualsOneMatmulPerMatrix) {
 }
 
 TEST(Dot, AttentionRunsEqualTheRowByRowDotsAndAxpys) {
+  // Every head count of a KV group (pairs and an odd last head), runs of whole 8-row blocks and
+  // leftover rows, head sizes with and without the vector paths.
   std::mt19937 rng(43);
   for (WeightType type : {WeightType::f32, WeightType::f16}) {
-    for (std::int64_t dim : {8, 24, 64, 80, 128, 200}) {
-      const std::int64_t rows = 37;
-      const std::size_t stride = k::row_bytes(type, dim) + 64;  // rows spaced like a cache's
-      std::vector<std::byte> cache(stride * rows);
-      for (std::int64_t j = 0; j < rows; ++j) {
-        const auto v = random_floats(dim, rng);
-        k::quantize_row(type, v.data(), cache.data() + j * stride, dim);
+    for (std::int64_t dim : {8, 24, 48, 64, 80, 128, 200}) {
+      for (std::int64_t heads : {1, 2, 3, 4, 7}) {
+        for (std::int64_t rows : {1, 7, 8, 16, 37}) {
+          const std::size_t stride = k::row_bytes(type, dim) + 64;  // rows spaced like a cache's
+          std::vector<std::byte> cache(stride * rows);
+          for (std::int64_t j = 0; j < rows; ++j) {
+            const auto v = random_floats(dim, rng);
+            k::quantize_row(type, v.data(), cache.data() + j * stride, dim);
+          }
+          const auto q = random_floats(dim * heads, rng);
+          const std::int64_t s_stride = rows + 3;
+          std::vector<float> want(s_stride * heads, -1.0f), got(s_stride * heads, -1.0f);
+          for (std::int64_t h = 0; h < heads; ++h) {
+            for (std::int64_t j = 0; j < rows; ++j) {
+              want[h * s_stride + j] =
+                  k::dot_function(type)(cache.data() + j * stride, q.data() + h * dim, dim) * 0.125f;
+            }
+          }
+          k::scores_function(type)(q.data(), heads, cache.data(), stride, rows, dim, 0.125f,
+                                   got.data(), s_stride);
+          const std::string what = std::string(name_of(type)) + " dim " + std::to_string(dim) +
+                                   " heads " + std::to_string(heads) + " rows " + std::to_string(rows);
+          EXPECT_EQ(want, got) << what;
+          auto out_want = random_floats(dim * heads, rng);
+          auto out_got = out_want;
+          for (std::int64_t h = 0; h < heads; ++h) {
+            for (std::int64_t j = 0; j < rows; ++j) {
+              k::axpy_function(type)(want[h * s_stride + j], cache.data() + j * stride,
+                                     out_want.data() + h * dim, dim);
+            }
+          }
+          k::weighted_sum_function(type)(want.data(), s_stride, heads, cache.data(), stride, rows,
+                                         dim, out_got.data());
+          EXPECT_EQ(out_want, out_got) << what;
+        }
       }
-      const auto q = random_floats(dim, rng);
-      std::vector<float> want(rows), got(rows, -1.0f);
-      for (std::int64_t j = 0; j < rows; ++j) {
-        want[j] = k::dot_function(type)(cache.data() + j * stride, q.data(), dim) * 0.125f;
-      }
-      k::scores_function(type)(q.data(), cache.data(), stride, rows, dim, 0.125f, got.data());
-      EXPECT_EQ(want, got) << name_of(type) << " dim " << dim;
-      auto out_want = random_floats(dim, rng);
-      auto out_got = out_want;
-      for (std::int64_t j = 0; j < rows; ++j) {
-        k::axpy_function(type)(want[j], cache.data() + j * stride, out_want.data(), dim);
-      }
-      k::weighted_sum_function(type)(want.data(), cache.data(), stride, rows, dim, out_got.data());
-      EXPECT_EQ(out_want, out_got) << name_of(type) << " dim " << dim;
     }
   }
 }
