@@ -205,6 +205,34 @@ TEST(LocalProvider, MaxTokensAndStopStrings) {
   EXPECT_EQ(r.content, full.content.substr(0, full.content.find(stop)));
 }
 
+TEST(LocalProvider, IgnoreEosRunsToMaxTokens) {
+  // A hot, unfiltered distribution over a 256-token vocabulary: for some seed, generation
+  // samples an end-of-generation token before max_tokens; with ignore_eos the same request
+  // runs to max_tokens.
+  Runtime runtime(1);
+  auto llm = make_local(runtime.get_executor(), "llama-256-f16.gguf", {{"ctx_size", "1024"}});
+  Request req = raw_request(prompt_text("llama-256", 1), 200);
+  req.options.temperature = 4.0;
+  req.options.top_p = 1.0;
+  req.options.top_k = 0;
+  req.options.min_p = 0.0;
+  bool stopped = false;
+  for (std::uint64_t seed = 1; seed <= 40 && !stopped; ++seed) {
+    req.options.seed = seed;
+    const Response r = llm->generate(req);
+    stopped = r.finish_reason == FinishReason::stop;
+    if (stopped) EXPECT_LT(r.usage.output_tokens, 200);
+  }
+  ASSERT_TRUE(stopped) << "no seed sampled an end-of-generation token";
+  req.options.extra_body = R"({"raw": true, "ignore_eos": true})";
+  const Response fixed = llm->generate(req);
+  EXPECT_EQ(fixed.finish_reason, FinishReason::length);
+  EXPECT_EQ(fixed.usage.output_tokens, 200);
+  req.options.temperature = 0;  // greedy takes the same path
+  const Response greedy = llm->generate(req);
+  EXPECT_EQ(greedy.usage.output_tokens, 200);
+}
+
 TEST(LocalProvider, ConcurrentRequestsEachGetTheirOwnAnswer) {
   Runtime runtime(2);
   auto llm = make_local(runtime.get_executor(), "qwen3-f16.gguf");

@@ -80,9 +80,11 @@ RequestState::RequestState(std::shared_ptr<const LoadedModel> model, std::int64_
   response_.usage.input_tokens = static_cast<std::int64_t>(prompt_.tokens.size());
   if (local_.ignore_eos) {
     const auto n_vocab = static_cast<model::TokenId>(model_->model->hparams().n_vocab);
+    std::vector<std::int32_t> eog;
     for (model::TokenId t = 0; t < n_vocab; ++t) {
-      if (model_->tokenizer->is_eog(t)) eog_.push_back(t);
+      if (model_->tokenizer->is_eog(t)) eog.push_back(t);
     }
+    sampler_.ban(eog);
   }
 }
 
@@ -112,11 +114,6 @@ std::optional<model::TokenId> RequestState::next(std::span<const float> logits) 
     first_token_ = now;
     response_.timings.prompt_eval = between(admitted_, now);
     response_.timings.time_to_first_token = between(hooks_.submitted, now);
-  }
-  if (!eog_.empty()) {
-    masked_.assign(logits.begin(), logits.end());
-    for (const model::TokenId t : eog_) masked_[static_cast<std::size_t>(t)] = -INFINITY;
-    logits = masked_;
   }
   const auto token = sampler_.sample(logits).token;
   if (model_->tokenizer->is_eog(token)) {

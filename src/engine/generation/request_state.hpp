@@ -60,8 +60,6 @@ class RequestState final : public scheduler::SequenceClient {
   output::OutputParser parser_;
   tokenizer::Detokenizer detok_;
   std::vector<std::string_view> markers_;
-  std::vector<model::TokenId> eog_;  // ignore_eos: the tokens masked out
-  std::vector<float> masked_;
   Response response_;
   FinishReason reason_ = FinishReason::length;
   std::int64_t n_out_ = 0;

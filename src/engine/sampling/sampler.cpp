@@ -135,11 +135,52 @@ SampleResult Sampler::sample(std::span<const float> logits) {
   if (logits.size() != static_cast<std::size_t>(n_vocab_)) {
     throw_error(errc::invalid_argument, "sampler: logits row size differs from n_vocab");
   }
+  // Banned tokens: logprobs are of the masked row, so it is masked first; a penalized copy is
+  // masked in place; otherwise the row is masked only if a banned token would win.
+  if (!banned_.empty() && options_.logprobs) logits = {mask_banned(logits), logits.size()};
   const float* l = apply_penalties(logits);
+  bool masked = banned_.empty() || logits.data() == masked_.data();
+  if (!masked && l == penalized_.data()) {
+    for (const std::int32_t t : banned_) penalized_[static_cast<std::size_t>(t)] = kNegInf;
+    masked = true;
+  }
   SampleResult result;
-  result.token = options_.temperature <= 0.0f ? pick_greedy(l) : pick_random(l);
+  if (options_.temperature <= 0.0f) {
+    result.token = pick_greedy(l);
+    if (!masked && is_banned(result.token)) result.token = pick_greedy(mask_banned(logits));
+  } else {
+    // Without top-k every finite logit is a candidate: mask first rather than gather twice.
+    if (!masked && (options_.top_k <= 0 || options_.top_k >= n_vocab_)) l = mask_banned(logits), masked = true;
+    gather_candidates(l);
+    if (!masked && candidates_banned()) gather_candidates(mask_banned(logits));
+    result.token = pick_random();
+  }
   if (options_.logprobs) fill_logprobs(logits, result);
   return result;
+}
+
+void Sampler::ban(std::span<const std::int32_t> tokens) {
+  for (const std::int32_t t : tokens) {
+    if (t < 0 || t >= n_vocab_) throw_error(errc::invalid_argument, "sampler: banned token id out of range");
+  }
+  banned_.insert(banned_.end(), tokens.begin(), tokens.end());
+  std::sort(banned_.begin(), banned_.end());
+  banned_.erase(std::unique(banned_.begin(), banned_.end()), banned_.end());
+  masked_.reserve(static_cast<std::size_t>(n_vocab_));  // sample() allocates nothing for it later
+}
+
+bool Sampler::is_banned(std::int32_t token) const noexcept {
+  return std::binary_search(banned_.begin(), banned_.end(), token);
+}
+
+bool Sampler::candidates_banned() const noexcept {
+  return std::any_of(cand_.begin(), cand_.end(), [&](const Candidate& c) { return is_banned(c.id); });
+}
+
+const float* Sampler::mask_banned(std::span<const float> logits) {
+  masked_.assign(logits.begin(), logits.end());  // capacity kept: no allocation after the first
+  for (const std::int32_t t : banned_) masked_[static_cast<std::size_t>(t)] = kNegInf;
+  return masked_.data();
 }
 
 std::int32_t Sampler::pick_greedy(const float* logits) const {
@@ -149,8 +190,7 @@ std::int32_t Sampler::pick_greedy(const float* logits) const {
   return static_cast<std::int32_t>(best);
 }
 
-std::int32_t Sampler::pick_random(const float* logits) {
-  gather_candidates(logits);
+std::int32_t Sampler::pick_random() {
   if (cand_.empty()) throw_error(errc::invalid_argument, "sampler: no finite logit to sample from");
   apply_top_p();
   apply_min_p();

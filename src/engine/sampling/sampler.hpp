@@ -91,6 +91,13 @@ class Sampler {
   // Back to the state right after construction: history cleared, RNG reseeded with the seed.
   void reset();
 
+  // Tokens that are never picked, as if their logits were -infinity (logprobs included): e.g.
+  // the end-of-generation tokens of a fixed-length run. The row is copied and masked only when
+  // it has to be (a banned token would be picked or is among the top-k candidates, penalties
+  // already copied it, or logprobs are reported), not on every call. Out-of-range ids:
+  // errc::invalid_argument.
+  void ban(std::span<const std::int32_t> tokens);
+
   const SamplerOptions& options() const noexcept { return options_; }
   int n_vocab() const noexcept { return n_vocab_; }
 
@@ -101,8 +108,11 @@ class Sampler {
   };
 
   const float* apply_penalties(std::span<const float> logits);
+  bool is_banned(std::int32_t token) const noexcept;
+  bool candidates_banned() const noexcept;
+  const float* mask_banned(std::span<const float> logits);
   std::int32_t pick_greedy(const float* logits) const;
-  std::int32_t pick_random(const float* logits);
+  std::int32_t pick_random();  // from cand_
   void gather_candidates(const float* logits);
   void apply_top_p();
   void top_p_unsorted(float max_logit, double target);
@@ -117,6 +127,8 @@ class Sampler {
   std::vector<std::int32_t> history_;  // ring buffer of the last repeat_last_n tokens
   std::size_t history_next_ = 0;       // next slot to overwrite once the ring is full
   std::vector<float> penalized_;       // penalized copy of the logits
+  std::vector<std::int32_t> banned_;   // sorted, unique
+  std::vector<float> masked_;          // the logits with the banned tokens at -infinity
   std::vector<std::int32_t> counts_;   // per-token scratch counts (all zero between calls)
   std::vector<Candidate> cand_;        // current candidates
   bool cand_sorted_ = false;           // cand_ is in descending order

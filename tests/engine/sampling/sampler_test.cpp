@@ -376,6 +376,61 @@ TEST(Sampler, LogprobsAreTheModelsLogSoftmax) {
   EXPECT_NEAR(just.sample(logits).logprob, std::log(0.5), 1e-6);
 }
 
+TEST(Sampler, BannedTokensGiveWhatMaskingTheRowGives) {
+  // A sampler with banned tokens against one given the rows with those logits at -infinity,
+  // same seed, over rows where a banned token is often the largest (greedy re-pick, top-k
+  // candidates re-gathered), under every path: greedy, top-k, top-p without top-k, penalties
+  // (the penalized copy masked in place), logprobs (the masked row reported).
+  constexpr int kVocab = 300;
+  const std::vector<std::int32_t> banned{7, 150, 299, 7};
+  std::vector<SamplerOptions> configs;
+  configs.push_back(plain(0.0f));
+  configs.push_back(SamplerOptions{});  // top-k 40, top-p, min-p
+  auto nucleus = plain(0.9f);
+  nucleus.top_p = 0.9f;
+  configs.push_back(nucleus);
+  auto penalized = SamplerOptions{};
+  penalized.repeat_penalty = 1.3f;
+  penalized.presence_penalty = 0.5f;
+  configs.push_back(penalized);
+  auto reported = plain(0.0f);
+  reported.n_logprobs = 3;
+  configs.push_back(reported);
+  auto reported_k = SamplerOptions{};
+  reported_k.logprobs = true;
+  configs.push_back(reported_k);
+  Rng rng(11);
+  for (std::size_t c = 0; c < configs.size(); ++c) {
+    configs[c].seed = 5;
+    Sampler with_ban(configs[c], kVocab), on_masked(configs[c], kVocab);
+    with_ban.ban(banned);
+    int banned_on_top = 0;
+    for (int row = 0; row < 200; ++row) {
+      std::vector<float> logits(kVocab);
+      for (auto& l : logits) l = static_cast<float>(rng.next_double() * 8.0);
+      if (row % 2 == 0) logits[static_cast<std::size_t>(banned[row / 2 % 3])] = 20.0f;
+      if (row % 5 == 0) logits[7] = logits[8];  // a tie with a lower banned id
+      banned_on_top += row % 2 == 0;
+      auto masked = logits;
+      for (const auto t : banned) masked[static_cast<std::size_t>(t)] = -INFINITY;
+      const auto a = with_ban.sample(logits);
+      const auto b = on_masked.sample(masked);
+      ASSERT_EQ(a.token, b.token) << "config " << c << " row " << row;
+      EXPECT_EQ(a.logprob, b.logprob) << "config " << c << " row " << row;
+      ASSERT_EQ(a.top_logprobs, b.top_logprobs) << "config " << c << " row " << row;
+      EXPECT_EQ(std::count(banned.begin(), banned.end(), a.token), 0);
+      with_ban.accept(a.token);
+      on_masked.accept(b.token);
+    }
+    EXPECT_EQ(banned_on_top, 100);
+  }
+  Sampler s(plain(0.0f), 4);
+  EXPECT_THROW(s.ban(std::vector<std::int32_t>{4}), Error);
+  EXPECT_THROW(s.ban(std::vector<std::int32_t>{-1}), Error);
+  s.ban(std::vector<std::int32_t>{0, 1, 2, 3});  // nothing left to pick
+  EXPECT_THROW(s.sample(std::vector<float>{1, 2, 3, 4}), Error);
+}
+
 TEST(Sampler, LargeVocabularyWithDefaults) {
   // 256k vocabulary, default chain: picks stay among the 40 largest logits.
   constexpr int kVocab = 256000;
