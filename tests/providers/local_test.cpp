@@ -125,12 +125,18 @@ TEST(LocalProvider, SyncAsyncAndStreamingGiveTheSameSampledAnswer) {
   EXPECT_NE(llm->generate(req).content, sync.content);
 }
 
+// A sampled raw request on the 256-token Llama fixture (whose context fits max_tokens).
+Request sampled_llama_request(std::int64_t max_tokens, double temperature, std::uint64_t seed) {
+  Request req = raw_request(prompt_text("llama-256", 1), max_tokens);
+  req.options.temperature = temperature;
+  req.options.seed = seed;
+  return req;
+}
+
 TEST(LocalProvider, CancellingAStreamStopsItsGenerationAndFreesTheModel) {
   Runtime runtime(1);
   auto llm = make_local(runtime.get_executor(), "llama-256-f16.gguf", {{"ctx_size", "4096"}});
-  Request req = raw_request(prompt_text("llama-256", 1), 4000);
-  req.options.temperature = 1.0;
-  req.options.seed = 5;
+  const Request req = sampled_llama_request(4000, 1.0, 5);
   Stream s = llm->async_stream(req);
   int deltas = 0;
   while (auto e = s.next()) {
@@ -211,8 +217,7 @@ TEST(LocalProvider, IgnoreEosRunsToMaxTokens) {
   // runs to max_tokens.
   Runtime runtime(1);
   auto llm = make_local(runtime.get_executor(), "llama-256-f16.gguf", {{"ctx_size", "1024"}});
-  Request req = raw_request(prompt_text("llama-256", 1), 200);
-  req.options.temperature = 4.0;
+  Request req = sampled_llama_request(200, 4.0, 1);
   req.options.top_p = 1.0;
   req.options.top_k = 0;
   req.options.min_p = 0.0;

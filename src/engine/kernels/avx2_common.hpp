@@ -1,6 +1,7 @@
-// Helpers shared by the AVX2/FMA/F16C kernel files (dot_avx2.cpp, packed_avx2.cpp). Include
-// only inside `#if defined(__x86_64__) || defined(__i386__)`: every function carries the target
-// attribute and is only reached after a run-time CPU check (cpu_has_avx2).
+// Helpers shared by the AVX2/FMA/F16C kernel files (dot_avx2.cpp, packed_avx2.cpp,
+// attention_avx2.cpp). Include only inside `#if defined(__x86_64__) || defined(__i386__)`: every
+// function carries the target attribute and is only reached after a run-time CPU check
+// (cpu_has_avx2).
 #pragma once
 
 #include <immintrin.h>
