@@ -33,6 +33,7 @@ namespace {
 namespace em = engine::model;
 using Clock = std::chrono::steady_clock;
 
+
 struct BenchEngineArgs {
   std::string model;
   int threads = 0;
@@ -167,6 +168,48 @@ LevelResult run_level(const std::shared_ptr<const em::Model>& model, const Bench
           percentile(itl, 0.99)};
 }
 
+// Generation speed and the memory read bandwidth it runs against. This machine kind's
+// bandwidth moves by a third within seconds (the probe read 29 and then 39 GB/s around one
+// 128-token run), so a probe before and after the run can miss what the run had. The tokens
+// are timed in segments of kTgSegment with the bandwidth probed before the first and after
+// every segment (a 1 GiB buffer set up once, each probe the median of 3 reads, ~0.1 s); the
+// roofline takes the probes around each segment, weighted by the segment's time. The probes'
+// time is not counted in the generation's.
+constexpr int kTgSegment = 16;
+
+struct Generation {
+  double tok_s = 0;
+  double gbps = 0;                    // time-weighted bandwidth around the segments
+  std::vector<double> gbps_samples;   // every probe, in order
+  std::vector<double> segment_tok_s;  // every segment's rate
+};
+
+Generation measure_generation(em::Context& ctx, int threads, int tokens) {
+  engine::kernels::ThreadPool pool(threads);
+  engine::kernels::ReadBandwidthProbe probe(pool);
+  Generation out;
+  out.gbps_samples.push_back(probe.measure());
+  double seconds = 0, weighted = 0;
+  em::TokenId tok = 1;
+  for (int done = 0; done < tokens;) {
+    const int n = std::min(kTgSegment, tokens - done);
+    const auto t0 = Clock::now();
+    for (int g = done; g < done + n; ++g) {
+      const em::BatchToken b{tok, g, 0, true};
+      tok = argmax(ctx.eval({&b, 1}));
+    }
+    const double s = seconds_since(t0);
+    done += n;
+    out.gbps_samples.push_back(probe.measure());
+    out.segment_tok_s.push_back(n / s);
+    seconds += s;
+    weighted += s * (out.gbps_samples[out.gbps_samples.size() - 2] + out.gbps_samples.back()) / 2;
+  }
+  out.tok_s = tokens / seconds;
+  out.gbps = weighted / seconds;
+  return out;
+}
+
 void run_bench_engine(const BenchEngineArgs& a) {
   if (a.prompt_tokens < 1 || a.gen_tokens < 1) throw CliError("--prompt-tokens and --gen-tokens must be >= 1");
   const int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -189,26 +232,10 @@ void run_bench_engine(const BenchEngineArgs& a) {
   const double pp = a.prompt_tokens / seconds_since(t0);
   // Generation from an empty context, as llama-bench's tg test (its n_prompt 0): the rate of
   // the weights' reads, not of attention over the prompt just measured.
-  // The read bandwidth is measured just before and just after it (this machine kind's speed
-  // drifts from one minute to the next): the roofline takes their mean.
   ctx.cache().remove(0);
-  double gbps_before = 0, gbps_after = 0;
-  {
-    engine::kernels::ThreadPool pool(threads);
-    gbps_before = engine::kernels::measure_read_bandwidth(pool);
-  }
-  em::TokenId tok = 1;
-  t0 = Clock::now();
-  for (int g = 0; g < a.gen_tokens; ++g) {
-    const em::BatchToken b{tok, g, 0, true};
-    tok = argmax(ctx.eval({&b, 1}));
-  }
-  const double tg = a.gen_tokens / seconds_since(t0);
-  {
-    engine::kernels::ThreadPool pool(threads);
-    gbps_after = engine::kernels::measure_read_bandwidth(pool);
-  }
-  const double gbps = (gbps_before + gbps_after) / 2;
+  const Generation gen = measure_generation(ctx, threads, a.gen_tokens);
+  const double tg = gen.tok_s;
+  const double gbps = gen.gbps;
   const double roofline = gbps * 1e9 / static_cast<double>(per_token);
 
   std::vector<LevelResult> results;
@@ -221,8 +248,11 @@ void run_bench_engine(const BenchEngineArgs& a) {
     o["pp_tok_s"] = pp;
     o["tg_tok_s"] = tg;
     o["mem_read_gbps"] = gbps;
-    o["mem_read_gbps_before_tg"] = gbps_before;
-    o["mem_read_gbps_after_tg"] = gbps_after;
+    boost::json::array samples, segments;
+    for (double v : gen.gbps_samples) samples.push_back(v);
+    for (double v : gen.segment_tok_s) segments.push_back(v);
+    o["mem_read_gbps_samples"] = std::move(samples);
+    o["tg_segment_tok_s"] = std::move(segments);
     o["roofline_tg_tok_s"] = roofline;
     boost::json::array arr;
     for (const auto& r : results) {
@@ -238,9 +268,10 @@ void run_bench_engine(const BenchEngineArgs& a) {
   }
   fmt::print("model        {}\nthreads      {}\n", a.model, threads);
   fmt::print("pp{:<10} {:.1f} tok/s\ntg{:<10} {:.1f} tok/s\n", a.prompt_tokens, pp, a.gen_tokens, tg);
-  fmt::print("memory read  {:.1f} GB/s ({:.1f} before tg, {:.1f} after); weights per token {:.1f} MiB; "
-             "decode roofline {:.1f} tok/s (tg at {:.0f}%)\n", gbps, gbps_before, gbps_after,
-             static_cast<double>(per_token) / (1 << 20), roofline, 100 * tg / roofline);
+  const auto [lo, hi] = std::minmax_element(gen.gbps_samples.begin(), gen.gbps_samples.end());
+  fmt::print("memory read  {:.1f} GB/s (probed {} times through tg: {:.1f}-{:.1f}); weights per token "
+             "{:.1f} MiB; decode roofline {:.1f} tok/s (tg at {:.0f}%)\n", gbps, gen.gbps_samples.size(),
+             *lo, *hi, static_cast<double>(per_token) / (1 << 20), roofline, 100 * tg / roofline);
   if (!results.empty()) {
     fmt::print("{:>4} {:>10} {:>13} {:>13} {:>12} {:>12}\n", "c", "tg tok/s", "ttft p50 ms",
                "ttft p99 ms", "itl p50 ms", "itl p99 ms");

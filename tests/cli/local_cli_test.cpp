@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -87,6 +88,42 @@ TEST(LocalCli, LogitsRejectsBadTokenLists) {
   r = run_cli({"logits", "--model", fixture("llama-f32.gguf"), "--tokens", "1 9999"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+}
+
+// The generation is timed in segments of 16 tokens with the read bandwidth probed before the
+// first and after each; the roofline's bandwidth is the probes' mean around the segments,
+// and the rate counts the segments' time only (not the probes').
+TEST(LocalCli, BenchEngineProbesTheBandwidthThroughTheGeneration) {
+  const auto r = run_cli({"bench", "engine", "--model", fixture("qwen2-f16.gguf"), "--threads", "1",
+                          "--prompt-tokens", "4", "--gen-tokens", "20", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = boost::json::parse(r.out).as_object();
+  const auto& samples = doc.at("mem_read_gbps_samples").as_array();
+  const auto& segments = doc.at("tg_segment_tok_s").as_array();
+  ASSERT_EQ(segments.size(), 2u);  // 16 + 4 tokens
+  ASSERT_EQ(samples.size(), 3u);
+  double lo = 1e300, hi = 0;
+  for (const auto& v : samples) {
+    lo = std::min(lo, v.as_double());
+    hi = std::max(hi, v.as_double());
+  }
+  EXPECT_GT(lo, 0);
+  const double gbps = doc.at("mem_read_gbps").as_double();
+  EXPECT_GE(gbps, lo);
+  EXPECT_LE(gbps, hi);
+  const double tg = doc.at("tg_tok_s").as_double();
+  const double seconds = 16 / segments[0].as_double() + 4 / segments[1].as_double();
+  EXPECT_NEAR(tg, 20 / seconds, 1e-9 * tg);
+  EXPECT_GT(doc.at("pp_tok_s").as_double(), 0);
+  // The roofline is the bandwidth over a fixed byte count: their ratio is the weights' bytes
+  // per token, more than the f16 fixture's smallest matrix and less than 1 GB.
+  const double bytes = gbps * 1e9 / doc.at("roofline_tg_tok_s").as_double();
+  EXPECT_GT(bytes, 1e5);
+  EXPECT_LT(bytes, 1e9);
+
+  const auto bad = run_cli({"bench", "engine", "--model", fixture("qwen2-f16.gguf"), "--gen-tokens", "0"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--gen-tokens"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -46,24 +46,26 @@ __attribute__((target("avx2"))) std::uint64_t read_avx2(const std::uint64_t* p, 
 
 }  // namespace
 
-double measure_read_bandwidth(ThreadPool& pool, std::size_t bytes, int runs) {
-  bytes = std::max<std::size_t>(bytes / 4096 * 4096, 4096);
-  const std::size_t words = bytes / 8;
-  // The same kind of memory as the packed weights (huge pages where the system has them), so
-  // that the roofline is what the weights' reads could reach.
-  PackedBuffer buf(bytes);
-  auto* raw = reinterpret_cast<std::uint64_t*>(buf.data());
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, std::size_t bytes)
+    : pool_(pool), buf_(std::max<std::size_t>(bytes / 4096 * 4096, 4096)) {
   // Written by the threads that will read it (first touch places pages near them).
-  const std::int64_t chunks = pool.size() * 16;
-  const std::size_t per = words / static_cast<std::size_t>(chunks) / 16 * 16;
-  pool.parallel_for(chunks, [&](std::int64_t c, int) {
+  chunks_ = pool.size() * 16;
+  words_per_chunk_ = buf_.size() / 8 / static_cast<std::size_t>(chunks_) / 16 * 16;
+  auto* raw = reinterpret_cast<std::uint64_t*>(buf_.data());
+  const std::size_t per = words_per_chunk_;
+  pool.parallel_for(chunks_, [&](std::int64_t c, int) {
     for (std::size_t i = 0; i < per; ++i) raw[static_cast<std::size_t>(c) * per + i] = i * 0x9E37u;
   });
+}
+
+double ReadBandwidthProbe::measure(int runs) {
+  const auto* raw = reinterpret_cast<const std::uint64_t*>(buf_.data());
+  const std::size_t per = words_per_chunk_;
   std::vector<double> gbps;
-  std::vector<std::uint64_t> sink(static_cast<std::size_t>(chunks));
-  for (int r = 0; r < runs; ++r) {
+  std::vector<std::uint64_t> sink(static_cast<std::size_t>(chunks_));
+  for (int r = 0; r < std::max(runs, 1); ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(chunks, [&](std::int64_t c, int) {
+    pool_.parallel_for(chunks_, [&](std::int64_t c, int) {
       const std::uint64_t* p = raw + static_cast<std::size_t>(c) * per;
 #if defined(__x86_64__)
       sink[static_cast<std::size_t>(c)] = cpu_has_avx2() ? read_avx2(p, per) : read_scalar(p, per);
@@ -72,7 +74,7 @@ double measure_read_bandwidth(ThreadPool& pool, std::size_t bytes, int runs) {
 #endif
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    gbps.push_back(static_cast<double>(per * 8 * static_cast<std::size_t>(chunks)) / s / 1e9);
+    gbps.push_back(static_cast<double>(per * 8 * static_cast<std::size_t>(chunks_)) / s / 1e9);
   }
   std::sort(gbps.begin(), gbps.end());
   volatile std::uint64_t keep = 0;
