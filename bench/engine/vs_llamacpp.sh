@@ -6,7 +6,8 @@
 #     LLAMA_CPP_BIN_DIR: a llama.cpp build's bin/ folder holding llama-bench (built outside this
 #     repository; nothing of llama.cpp is part of llmux).
 #   LLMUX=path/to/llmux (default build/src/llmux), THREADS (default 2), PP (512), TG (128),
-#   REPS (llama-bench repetitions, default 3), ROUNDS (default 3).
+#   REPS (repetitions of each test, both engines: llama-bench -r, llmux --reps; each reports
+#   the mean of its repetitions' rates; default 3), ROUNDS (default 3).
 #
 # Each round measures every model with llmux and then with llama.cpp, so the two engines
 # alternate and a slow minute of the machine falls on both; the last lines give each ratio's
@@ -32,7 +33,7 @@ printf '%-5s %-32s %9s %9s %9s %9s %6s %6s  %s\n' round model "llmux pp" "l.cpp 
 for round in $(seq "$rounds"); do
   for model in "$@"; do
     ours=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$pp" \
-           --gen-tokens "$tg" --json)
+           --gen-tokens "$tg" --reps "$reps" --json)
     theirs=$("$bin/llama-bench" -m "$model" -t "$threads" -p "$pp" -n "$tg" -r "$reps" -o json 2>/dev/null)
     python3 - "$round" "$model" "$ours" "$theirs" "$pp" "$tg" "$results" <<'PY'
 import json, os, sys

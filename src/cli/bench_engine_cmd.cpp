@@ -1,5 +1,5 @@
 // `llmux bench engine --model FILE.gguf [--threads N] [--prompt-tokens 512] [--gen-tokens 128]
-// [--concurrency 1,2,4,8,16] [--json]` (DESIGN.md, "Command-line contract"): prompt processing
+// [--reps 1] [--concurrency 1,2,4,8,16] [--json]` (DESIGN.md, "Command-line contract"): prompt processing
 // and generation speed of the in-process engine, the machine's memory read bandwidth and the
 // decode roofline (bandwidth / weight bytes read per token), and, per --concurrency level, that
 // many requests submitted at once to the continuous-batching scheduler the local provider uses:
@@ -39,6 +39,7 @@ struct BenchEngineArgs {
   int threads = 0;
   int prompt_tokens = 512;
   int gen_tokens = 128;
+  int reps = 1;
   std::string concurrency;
   bool json = false;
 };
@@ -174,39 +175,54 @@ LevelResult run_level(const std::shared_ptr<const em::Model>& model, const Bench
 // are timed in segments of kTgSegment with the bandwidth probed before the first and after
 // every segment (a 1 GiB buffer set up once, each probe the median of 3 reads, ~0.1 s); the
 // roofline takes the probes around each segment, weighted by the segment's time. The probes'
-// time is not counted in the generation's.
+// time is not counted in the generation's. Each repetition generates from an empty context
+// (as llama-bench's tg test, its n_prompt 0: the rate of the weights' reads, not of attention
+// over a prompt); the rate is the mean of the repetitions' rates, as llama-bench's.
 constexpr int kTgSegment = 16;
 
 struct Generation {
   double tok_s = 0;
   double gbps = 0;                    // time-weighted bandwidth around the segments
+  std::vector<double> rep_tok_s;      // every repetition's rate
   std::vector<double> gbps_samples;   // every probe, in order
   std::vector<double> segment_tok_s;  // every segment's rate
 };
 
-Generation measure_generation(em::Context& ctx, int threads, int tokens) {
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+Generation measure_generation(em::Context& ctx, int threads, int tokens, int reps) {
   engine::kernels::ThreadPool pool(threads);
   engine::kernels::ReadBandwidthProbe probe(pool);
   Generation out;
   out.gbps_samples.push_back(probe.measure());
-  double seconds = 0, weighted = 0;
-  em::TokenId tok = 1;
-  for (int done = 0; done < tokens;) {
-    const int n = std::min(kTgSegment, tokens - done);
-    const auto t0 = Clock::now();
-    for (int g = done; g < done + n; ++g) {
-      const em::BatchToken b{tok, g, 0, true};
-      tok = argmax(ctx.eval({&b, 1}));
+  double all_seconds = 0, weighted = 0;
+  for (int r = 0; r < reps; ++r) {
+    ctx.cache().remove(0);
+    double seconds = 0;
+    em::TokenId tok = 1;
+    for (int done = 0; done < tokens;) {
+      const int n = std::min(kTgSegment, tokens - done);
+      const auto t0 = Clock::now();
+      for (int g = done; g < done + n; ++g) {
+        const em::BatchToken b{tok, g, 0, true};
+        tok = argmax(ctx.eval({&b, 1}));
+      }
+      const double s = seconds_since(t0);
+      done += n;
+      out.gbps_samples.push_back(probe.measure());
+      out.segment_tok_s.push_back(n / s);
+      seconds += s;
+      weighted += s * (out.gbps_samples[out.gbps_samples.size() - 2] + out.gbps_samples.back()) / 2;
     }
-    const double s = seconds_since(t0);
-    done += n;
-    out.gbps_samples.push_back(probe.measure());
-    out.segment_tok_s.push_back(n / s);
-    seconds += s;
-    weighted += s * (out.gbps_samples[out.gbps_samples.size() - 2] + out.gbps_samples.back()) / 2;
+    out.rep_tok_s.push_back(tokens / seconds);
+    all_seconds += seconds;
   }
-  out.tok_s = tokens / seconds;
-  out.gbps = weighted / seconds;
+  out.tok_s = mean(out.rep_tok_s);
+  out.gbps = weighted / all_seconds;
   return out;
 }
 
@@ -227,13 +243,16 @@ void run_bench_engine(const BenchEngineArgs& a) {
   em::Context ctx(model, {.n_threads = threads, .n_ctx = a.prompt_tokens + a.gen_tokens + 1});
   prefill(ctx, 1, std::min(a.prompt_tokens, 16), rng);  // warm-up (page faults, caches)
   ctx.cache().remove(0);
-  auto t0 = Clock::now();
-  prefill(ctx, 1, a.prompt_tokens, rng);
-  const double pp = a.prompt_tokens / seconds_since(t0);
-  // Generation from an empty context, as llama-bench's tg test (its n_prompt 0): the rate of
-  // the weights' reads, not of attention over the prompt just measured.
-  ctx.cache().remove(0);
-  const Generation gen = measure_generation(ctx, threads, a.gen_tokens);
+  // The prompt rate: the mean of the repetitions' rates, as llama-bench's.
+  std::vector<double> pp_reps;
+  for (int r = 0; r < a.reps; ++r) {
+    ctx.cache().remove(0);
+    const auto t0 = Clock::now();
+    prefill(ctx, 1, a.prompt_tokens, rng);
+    pp_reps.push_back(a.prompt_tokens / seconds_since(t0));
+  }
+  const double pp = mean(pp_reps);
+  const Generation gen = measure_generation(ctx, threads, a.gen_tokens, a.reps);
   const double tg = gen.tok_s;
   const double gbps = gen.gbps;
   const double roofline = gbps * 1e9 / static_cast<double>(per_token);
@@ -248,11 +267,15 @@ void run_bench_engine(const BenchEngineArgs& a) {
     o["pp_tok_s"] = pp;
     o["tg_tok_s"] = tg;
     o["mem_read_gbps"] = gbps;
-    boost::json::array samples, segments;
-    for (double v : gen.gbps_samples) samples.push_back(v);
-    for (double v : gen.segment_tok_s) segments.push_back(v);
-    o["mem_read_gbps_samples"] = std::move(samples);
-    o["tg_segment_tok_s"] = std::move(segments);
+    const auto array = [](const std::vector<double>& v) {
+      boost::json::array out;
+      for (double x : v) out.push_back(x);
+      return out;
+    };
+    o["pp_tok_s_reps"] = array(pp_reps);
+    o["tg_tok_s_reps"] = array(gen.rep_tok_s);
+    o["mem_read_gbps_samples"] = array(gen.gbps_samples);
+    o["tg_segment_tok_s"] = array(gen.segment_tok_s);
     o["roofline_tg_tok_s"] = roofline;
     boost::json::array arr;
     for (const auto& r : results) {
@@ -267,7 +290,9 @@ void run_bench_engine(const BenchEngineArgs& a) {
     return;
   }
   fmt::print("model        {}\nthreads      {}\n", a.model, threads);
-  fmt::print("pp{:<10} {:.1f} tok/s\ntg{:<10} {:.1f} tok/s\n", a.prompt_tokens, pp, a.gen_tokens, tg);
+  const std::string of_reps = a.reps > 1 ? fmt::format(" (mean of {} runs)", a.reps) : "";
+  fmt::print("pp{:<10} {:.1f} tok/s{}\ntg{:<10} {:.1f} tok/s{}\n", a.prompt_tokens, pp, of_reps,
+             a.gen_tokens, tg, of_reps);
   const auto [lo, hi] = std::minmax_element(gen.gbps_samples.begin(), gen.gbps_samples.end());
   fmt::print("memory read  {:.1f} GB/s (probed {} times through tg: {:.1f}-{:.1f}); weights per token "
              "{:.1f} MiB; decode roofline {:.1f} tok/s (tg at {:.0f}%)\n", gbps, gen.gbps_samples.size(),
@@ -292,6 +317,8 @@ void add_bench_engine(CLI::App& bench) {
   cmd->add_option("--threads", args->threads, "Compute threads (default: all cores)")->check(CLI::PositiveNumber);
   cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length (default 512)")->check(CLI::PositiveNumber);
   cmd->add_option("--gen-tokens", args->gen_tokens, "Generated tokens (default 128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--reps", args->reps, "Repetitions of the prompt and generation runs, rates averaged (default 1)")
+      ->check(CLI::Range(1, 100));
   cmd->add_option("--concurrency", args->concurrency,
                   "Sequences decoded together, e.g. 1,2,4,8,16 (aggregate tok/s per level)");
   cmd->add_flag("--json", args->json, "Print one JSON object");

@@ -91,17 +91,22 @@ TEST(LocalCli, LogitsRejectsBadTokenLists) {
 }
 
 // The generation is timed in segments of 16 tokens with the read bandwidth probed before the
-// first and after each; the roofline's bandwidth is the probes' mean around the segments,
-// and the rate counts the segments' time only (not the probes').
+// first and after each; the roofline's bandwidth is the probes' mean around the segments, and
+// each repetition's rate counts the segments' time only (not the probes'); the reported rates
+// are the repetitions' means.
 TEST(LocalCli, BenchEngineProbesTheBandwidthThroughTheGeneration) {
   const auto r = run_cli({"bench", "engine", "--model", fixture("qwen2-f16.gguf"), "--threads", "1",
-                          "--prompt-tokens", "4", "--gen-tokens", "20", "--json"});
+                          "--prompt-tokens", "4", "--gen-tokens", "20", "--reps", "2", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto doc = boost::json::parse(r.out).as_object();
   const auto& samples = doc.at("mem_read_gbps_samples").as_array();
   const auto& segments = doc.at("tg_segment_tok_s").as_array();
-  ASSERT_EQ(segments.size(), 2u);  // 16 + 4 tokens
-  ASSERT_EQ(samples.size(), 3u);
+  const auto& tg_reps = doc.at("tg_tok_s_reps").as_array();
+  const auto& pp_reps = doc.at("pp_tok_s_reps").as_array();
+  ASSERT_EQ(segments.size(), 4u);  // 16 + 4 tokens, twice
+  ASSERT_EQ(samples.size(), 5u);
+  ASSERT_EQ(tg_reps.size(), 2u);
+  ASSERT_EQ(pp_reps.size(), 2u);
   double lo = 1e300, hi = 0;
   for (const auto& v : samples) {
     lo = std::min(lo, v.as_double());
@@ -111,10 +116,15 @@ TEST(LocalCli, BenchEngineProbesTheBandwidthThroughTheGeneration) {
   const double gbps = doc.at("mem_read_gbps").as_double();
   EXPECT_GE(gbps, lo);
   EXPECT_LE(gbps, hi);
+  for (int rep = 0; rep < 2; ++rep) {
+    const double seconds = 16 / segments[2 * rep].as_double() + 4 / segments[2 * rep + 1].as_double();
+    EXPECT_NEAR(tg_reps[rep].as_double(), 20 / seconds, 1e-9 * tg_reps[rep].as_double());
+  }
   const double tg = doc.at("tg_tok_s").as_double();
-  const double seconds = 16 / segments[0].as_double() + 4 / segments[1].as_double();
-  EXPECT_NEAR(tg, 20 / seconds, 1e-9 * tg);
-  EXPECT_GT(doc.at("pp_tok_s").as_double(), 0);
+  EXPECT_NEAR(tg, (tg_reps[0].as_double() + tg_reps[1].as_double()) / 2, 1e-9 * tg);
+  const double pp = doc.at("pp_tok_s").as_double();
+  EXPECT_GT(pp, 0);
+  EXPECT_NEAR(pp, (pp_reps[0].as_double() + pp_reps[1].as_double()) / 2, 1e-9 * pp);
   // The roofline is the bandwidth over a fixed byte count: their ratio is the weights' bytes
   // per token, more than the f16 fixture's smallest matrix and less than 1 GB.
   const double bytes = gbps * 1e9 / doc.at("roofline_tg_tok_s").as_double();
