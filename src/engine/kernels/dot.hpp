@@ -80,10 +80,11 @@ TileFn tile_function(WeightType type, int rows, int tokens) noexcept;
 // Packed weights: groups of kPackRows rows rearranged at load time so that one vector
 // instruction computes the same columns of all rows of the group (each weight is still read
 // once per product). Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K have a packed form where
-// the CPU has its kernels. Q8_0 is packed as bytes; Q4_K and Q5_K keep their nibbles (and Q5_K
-// its fifth bits as bit planes), their 6-bit scales and minimums one byte each (1.03x and 1.02x
+// the CPU has its kernels. Q8_0 is packed as bytes; Q4_K keeps its nibbles and Q5_K its bits
+// (rearranged as Q5_0's below), their 6-bit scales and minimums one byte each (1.03x and 1.02x
 // their file size); Q4_0, Q4_1, Q5_0, Q5_1 and Q6_K are packed compact, in their file's bytes
-// (nibbles, and the higher bits as bit planes; Q6_K 1.08x for its scales stored twice), which
+// (two values per byte: nibbles, or for the 5-bit types one value and 3 bits of the other, the
+// remaining bits as bit planes; Q6_K 1.08x for its scales stored twice), which
 // their single-token kernels unpack in registers: a single token's product waits on memory, so
 // fewer bytes make it faster. Products of several tokens first expand each of those groups once
 // (expand_packed) into bytes (Q8_0's layout, with Q4_1's and Q5_1's minimums; Q6_K's byte

@@ -276,10 +276,11 @@ std::size_t packed_group_bytes(WeightType type, std::int64_t n) noexcept {
     return static_cast<std::size_t>(n / 256) * (16 + 16 * 16 + 32 * 32 + 32 * 16);
   }
   if (type == WeightType::q4_k || type == WeightType::q5_k) {  // d and dmin, scales and
-    // minimums, 32 double slices (and Q5_K's fifth bits)
+    // minimums, 32 double slices (and Q5_K's words of low 2 bits)
     return static_cast<std::size_t>(n / 256) * (32 + 4 * 32 + 4 * 8 * 32 + (type == WeightType::q5_k ? 256 : 0));
   }
-  // Per 32-value block: the rows' scales (and minimums), nibbles (and fifth bits) or 8 slices.
+  // Per 32-value block: the rows' scales (and minimums), 4 vectors of two slices (and the 5-bit
+  // types' words of low 2 bits) or Q8_0's 8 slices.
   switch (type) {
     case WeightType::q4_0: return static_cast<std::size_t>(n / 32) * (16 + 128);
     case WeightType::q5_0: return static_cast<std::size_t>(n / 32) * (16 + 128 + 32);
@@ -359,13 +360,25 @@ void pack_rows_q6_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n
   }
 }
 
+// Two 5-bit values of vector lane `lane` (0..31) in the packed 5-bit layout (Q5_0, Q5_1,
+// Q5_K): returns the vector's byte, lo in bits 0..4 and hi's top 3 bits in bits 5..7, and puts
+// hi's low 2 bits into the vector's 64-bit word at bits 8b + 2e, 8b + 2e + 1 (lane = 8e + b),
+// which a right shift by 2e of the word broadcast to 64-bit lane e brings to bits 0 and 1 of
+// byte b.
+std::byte pack_5bit_pair(std::uint8_t lo, std::uint8_t hi, int lane, std::uint64_t& word) noexcept {
+  const int e = lane / 8, b = lane % 8;
+  word |= static_cast<std::uint64_t>(hi & 3u) << (8 * b + 2 * e);
+  return static_cast<std::byte>(lo | ((hi >> 2) << 5));
+}
+
 // Packed Q4_K and Q5_K: per super-block the 8 rows' d, then dmin (halves, 32 bytes); per pair i
 // of sub-blocks 32 bytes: the rows' scales of sub-block 2i, of 2i + 1, their minimums of 2i, of
 // 2i + 1 (8 bytes each, row k at byte k, unpacked from the file's 6-bit fields); then per pair
-// 8 vectors of 32 bytes whose low nibbles are a slice of sub-block 2i (lane 4k + j: column
-// 4c + j of row k) and whose high nibbles the same slice of 2i + 1, which is the file's own
-// nibble order; Q5_K's fifth bits follow, per pair 8 words of 64 bits, one per vector, laid out
-// as Q5_0's (lane L = 8e + b: the low slice's bit at 8b + 4 + e, the high slice's at 8b + e).
+// 8 vectors of 32 bytes, vector c holding a slice of sub-block 2i (lane 4k + j: column 4c + j
+// of row k) and the same slice of 2i + 1: Q4_K in the low and high nibbles (the file's own
+// nibble order), Q5_K as Q5_0's vectors (the first's 5-bit values in bits 0..4, the second's
+// top 3 bits in bits 5..7) followed, per pair, by 8 words of 64 bits with the second's low 2
+// bits laid out as Q5_0's (lane L = 8e + b at bits 8b + 2e and 8b + 2e + 1).
 // 1184 bytes for the file's 8 x 144 (Q4_K), 1440 for 8 x 176 (Q5_K).
 template <int Bits>
 void pack_rows_q_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
@@ -375,8 +388,8 @@ void pack_rows_q_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
   for (std::int64_t b = 0; b < n / 256; ++b, out += kGroup) {
     std::byte* scales_mins = out + 32;
     std::byte* quants = scales_mins + 4 * 32;
-    std::byte* fifth = quants + 4 * 8 * 32;
-    if constexpr (Bits == 5) std::memset(fifth, 0, 4 * 8 * 8);
+    std::byte* low2 = quants + 4 * 8 * 32;
+    if constexpr (Bits == 5) std::memset(low2, 0, 4 * 8 * 8);
     for (int k = 0; k < kPackRows; ++k) {
       const std::byte* block = rows + static_cast<std::size_t>(k) * row_bytes +
                                static_cast<std::size_t>(b) * kFile;
@@ -392,16 +405,19 @@ void pack_rows_q_k(const std::byte* rows, std::size_t row_bytes, std::int64_t n,
       }
       for (int i = 0; i < 4; ++i) {
         for (int c = 0; c < 8; ++c) {
-          std::memcpy(quants + 256 * i + 32 * c + 4 * k, ql + 32 * i + 4 * c, 4);
-          if constexpr (Bits == 5) {
+          if constexpr (Bits == 4) {
+            std::memcpy(quants + 256 * i + 32 * c + 4 * k, ql + 32 * i + 4 * c, 4);
+          } else {
             std::uint64_t word;
-            std::memcpy(&word, fifth + 64 * i + 8 * c, 8);
+            std::memcpy(&word, low2 + 64 * i + 8 * c, 8);
             for (int j = 0; j < 4; ++j) {
-              const int lane = 4 * k + j, e = lane / 8, at = lane % 8, l = 4 * c + j;
-              word |= static_cast<std::uint64_t>((qh[l] >> (2 * i)) & 1u) << (8 * at + 4 + e);
-              word |= static_cast<std::uint64_t>((qh[l] >> (2 * i + 1)) & 1u) << (8 * at + e);
+              const int lane = 4 * k + j, l = 4 * c + j;
+              const auto nibbles = static_cast<std::uint8_t>(ql[32 * i + l]);
+              const auto lo = static_cast<std::uint8_t>((nibbles & 15) | (((qh[l] >> (2 * i)) & 1u) << 4));
+              const auto hi = static_cast<std::uint8_t>((nibbles >> 4) | (((qh[l] >> (2 * i + 1)) & 1u) << 4));
+              quants[256 * i + 32 * c + lane] = pack_5bit_pair(lo, hi, lane, word);
             }
-            std::memcpy(fifth + 64 * i + 8 * c, &word, 8);
+            std::memcpy(low2 + 64 * i + 8 * c, &word, 8);
           }
         }
       }
@@ -456,23 +472,28 @@ void pack_rows(WeightType type, const std::byte* rows, std::size_t row_bytes, st
         q[j + 16] = static_cast<std::uint8_t>((qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4));
       }
       // The slices as in Q8_0's layout, lane L = 4k + c of slice s holding column 4s + c of
-      // row k; 32-byte vector v (0..3) holds slice v in its low nibbles and slice v + 4 in its
-      // high nibbles. The fifth bits (Q5_0, Q5_1) follow as one 64-bit word per vector v, laid
-      // out for shifts by whole 64-bit lanes: lane L = 8e + i (e = L / 8) of slice v is bit
-      // 8i + 4 + e, of slice v + 4 bit 8i + e.
-      std::byte* nibbles = out + header;
-      std::byte* fifth = nibbles + 128;
+      // row k; 32-byte vector v (0..3) holds slices v ("low") and v + 4 ("high"). Q4_0/Q4_1:
+      // the low slice's values in the low nibbles, the high slice's in the high nibbles.
+      // Q5_0/Q5_1: the low slice's 5-bit values in bits 0..4 and the high slice's top 3 bits
+      // in bits 5..7; the high slice's low 2 bits follow as one 64-bit word per vector v, laid
+      // out for shifts by whole 64-bit lanes: lane L = 8e + i (e = L / 8) at bits 8i + 2e and
+      // 8i + 2e + 1. The kernel takes a vector apart in 6 operations (the nibbles and separate
+      // fifth bits took 9).
+      std::byte* quants = out + header;
+      std::byte* low2 = quants + 128;
       for (int v = 0; v < 4; ++v) {
         std::uint64_t bits = 0;
-        if (five && k > 0) std::memcpy(&bits, fifth + 8 * v, 8);  // rows before k
+        if (five && k > 0) std::memcpy(&bits, low2 + 8 * v, 8);  // rows before k
         for (int c = 0; c < 4; ++c) {
-          const int lane = 4 * k + c, e = lane / 8, i = lane % 8;
+          const int lane = 4 * k + c;
           const std::uint8_t lo = q[4 * v + c], hi = q[4 * (v + 4) + c];
-          nibbles[32 * v + lane] = static_cast<std::byte>((lo & 15) | ((hi & 15) << 4));
-          bits |= static_cast<std::uint64_t>(lo >> 4) << (8 * i + 4 + e);
-          bits |= static_cast<std::uint64_t>(hi >> 4) << (8 * i + e);
+          if (five) {
+            quants[32 * v + lane] = pack_5bit_pair(lo, hi, lane, bits);
+          } else {
+            quants[32 * v + lane] = static_cast<std::byte>(lo | (hi << 4));
+          }
         }
-        if (five) std::memcpy(fifth + 8 * v, &bits, 8);
+        if (five) std::memcpy(low2 + 8 * v, &bits, 8);
       }
     }
   }

@@ -152,35 +152,37 @@ LLMUX_AVX2 void packed_tile_bytes(const std::byte* g, const std::byte* act, std:
 }
 
 // Packed 4- and 5-bit 32-value types, compact (pack_rows, dot_scalar.cpp): per 32-column block,
-// the 8 rows' half scales (and minimums), then 4 vectors of 32 bytes whose low nibbles are
-// slices 0..3 of Q8_0's layout and whose high nibbles slices 4..7, then for Q5_0 and Q5_1 the
-// fifth bits, one 64-bit word per vector. The words are laid out so that shifting a word
-// broadcast to the 4 lanes by (0, 1, 2, 3) bits right puts every low slice's fifth bit at bit
-// 4 of its byte, and by (4, 3, 2, 1) bits left every high slice's. Then as packed_tile_bytes:
-// bit-identical to the scalar reference.
+// the 8 rows' half scales (and minimums), then 4 vectors of 32 bytes, vector v holding slices
+// v (low) and v + 4 (high) of Q8_0's layout: Q4_0 and Q4_1 in the low and high nibbles; Q5_0
+// and Q5_1 the low slice's 5-bit values in bits 0..4 and the high slice's top 3 bits in bits
+// 5..7, then the high slices' low 2 bits, one 64-bit word per vector, laid out so that
+// shifting a word broadcast to the 4 lanes by (0, 2, 4, 6) bits right puts every byte's two
+// at its bits 0 and 1. Then as packed_tile_bytes: bit-identical to the scalar reference.
 
-// Bit 4 of every byte of lo and hi from a 64-bit word of fifth bits (Q5_0, Q5_1, Q5_K):
-// broadcast to the 4 lanes and shifted by (0, 1, 2, 3) right for lo, by (4, 3, 2, 1) left for
-// hi, lane L = 8e + b taking the low slice's bit from bit 8b + 4 + e and the high slice's from
-// bit 8b + e.
-LLMUX_AVX2 inline void add_fifth_bits(const std::byte* word_at, __m256i& lo, __m256i& hi) {
+// The two slices of a packed 5-bit vector x (Q5_0, Q5_1, Q5_K; pack_5bit_pair, dot_scalar.cpp)
+// as bytes 0..31: lo from bits 0..4; hi from bits 5..7 (to bits 2..4) and the 64-bit word at
+// word_at broadcast to the 4 lanes and shifted right by (0, 2, 4, 6) (to bits 0 and 1).
+LLMUX_AVX2 inline void unpack_5bit(__m256i x, const std::byte* word_at, __m256i& lo, __m256i& hi) {
   std::int64_t word;
   std::memcpy(&word, word_at, 8);
-  const __m256i bits = _mm256_set1_epi64x(word);
-  const __m256i bit4 = _mm256_set1_epi8(0x10);
-  lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_srlv_epi64(bits, _mm256_setr_epi64x(0, 1, 2, 3)), bit4));
-  hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_sllv_epi64(bits, _mm256_setr_epi64x(4, 3, 2, 1)), bit4));
+  const __m256i low2 = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(word), _mm256_setr_epi64x(0, 2, 4, 6)),
+                                        _mm256_set1_epi8(0x03));
+  lo = _mm256_and_si256(x, _mm256_set1_epi8(0x1F));
+  hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 3), _mm256_set1_epi8(0x1C)), low2);
 }
 
 // Vector v of a compact block as the byte slices v (lo) and v + 4 (hi) of Q8_0's layout.
 template <WeightType W>
 LLMUX_AVX2 inline void unpack_slices(const std::byte* block, int v, __m256i& lo, __m256i& hi) {
   using B = Block32<W>;
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + B::kHeader + 32 * v));
-  lo = _mm256_and_si256(x, low4);
-  hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
-  if constexpr (B::kBits == 5) add_fifth_bits(block + B::kHeader + 128 + 8 * v, lo, hi);
+  if constexpr (B::kBits == 5) {
+    unpack_5bit(x, block + B::kHeader + 128 + 8 * v, lo, hi);
+  } else {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    lo = _mm256_and_si256(x, low4);
+    hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
+  }
 }
 
 template <int T, WeightType W>
@@ -353,7 +355,7 @@ LLMUX_AVX2 void expand_q6_k(const std::byte* g, std::int64_t n, std::byte* out) 
 // rows' d, then dmin (halves); per pair of sub-blocks the rows' scales and minimums, one byte
 // each (32 bytes); then per pair of sub-blocks 8 vectors of 32 bytes whose low nibbles are a
 // slice of the first (columns 4c..4c+3 of rows 0..7) and whose high nibbles the same slice of
-// the second; Q5_K's fifth bits follow as Q5_0's, one 64-bit word per vector. A byte shuffle
+// the second (Q5_K: 5-bit vectors and words as Q5_0's, unpack_5bit). A byte shuffle
 // widens the scales to int16 pairs (one per row, both halves of a slice's pair sums) and the
 // minimums to (first, second) int16 pairs per row. The values are unsigned, so maddubs takes
 // them directly, and a sub-block's pair sums add up in int16 before one madd by its scale; the
@@ -408,9 +410,13 @@ LLMUX_AVX2 void packed_tile_q_k(const std::byte* g, const std::byte* act, std::s
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 256 * i + 32 * c));
-        __m256i lo = _mm256_and_si256(v, low4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-        if constexpr (Bits == 5) add_fifth_bits(quants + 4 * 8 * 32 + 64 * i + 8 * c, lo, hi);
+        __m256i lo, hi;
+        if constexpr (Bits == 5) {
+          unpack_5bit(v, quants + 4 * 8 * 32 + 64 * i + 8 * c, lo, hi);
+        } else {
+          lo = _mm256_and_si256(v, low4);
+          hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        }
 #pragma GCC unroll 4
         for (int j = 0; j < T; ++j) {
           const ActQ8K& a = act_block<ActQ8K>(act, act_stride, j, b);
