@@ -9,9 +9,10 @@
 #   REPS (repetitions of each test, both engines: llama-bench -r, llmux --reps; each reports
 #   the mean of its repetitions' rates; default 3), ROUNDS (default 3).
 #
-# Each round measures every model with llmux and then with llama.cpp, so the two engines
-# alternate and a slow minute of the machine falls on both; the last lines give each ratio's
-# median over the rounds with its range.
+# Each round measures every model's prompt test with llmux and then with llama.cpp, then its
+# generation test the same way, so each ratio compares two runs seconds apart (this machine
+# kind's speed moves from one minute to the next); the last lines give each ratio's median over
+# the rounds with its range.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:?usage: vs_llamacpp.sh LLAMA_CPP_BIN_DIR MODEL.gguf...}
@@ -27,14 +28,28 @@ rounds=${ROUNDS:-3}
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
+# One test (prompt tokens, generated tokens; the other 0) of $model with each engine.
+run_llmux() {
+  "$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$1" --gen-tokens "$2" \
+    --reps "$reps" --json
+}
+run_llamacpp() {
+  "$bin/llama-bench" -m "$model" -t "$threads" -p "$1" -n "$2" -r "$reps" -o json 2>/dev/null
+}
+
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-5s %-32s %9s %9s %9s %9s %6s %6s  %s\n' round model "llmux pp" "l.cpp pp" "llmux tg" "l.cpp tg" \
   "pp x" "tg x" "decode roofline"
 for round in $(seq "$rounds"); do
   for model in "$@"; do
-    ours=$("$llmux" bench engine --model "$model" --threads "$threads" --prompt-tokens "$pp" \
-           --gen-tokens "$tg" --reps "$reps" --json)
-    theirs=$("$bin/llama-bench" -m "$model" -t "$threads" -p "$pp" -n "$tg" -r "$reps" -o json 2>/dev/null)
+    ours_pp=$(run_llmux "$pp" 0)
+    theirs_pp=$(run_llamacpp "$pp" 0)
+    ours_tg=$(run_llmux 0 "$tg")
+    theirs_tg=$(run_llamacpp 0 "$tg")
+    ours=$(python3 -c 'import json, sys; a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2]); a.update(b); print(json.dumps(a))' \
+      "$ours_pp" "$ours_tg")
+    theirs=$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1]) + json.loads(sys.argv[2])))' \
+      "$theirs_pp" "$theirs_tg")
     python3 - "$round" "$model" "$ours" "$theirs" "$pp" "$tg" "$results" <<'PY'
 import json, os, sys
 rnd, model, ours, theirs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])

@@ -227,7 +227,16 @@ Generation measure_generation(em::Context& ctx, int threads, int tokens, int rep
 }
 
 void run_bench_engine(const BenchEngineArgs& a) {
-  if (a.prompt_tokens < 1 || a.gen_tokens < 1) throw CliError("--prompt-tokens and --gen-tokens must be >= 1");
+  // Either test can be left out (0 tokens, as llama-bench's -p 0 / -n 0), so that a script can
+  // pair each with the other engine's run of the same test seconds apart.
+  if (a.prompt_tokens < 0 || a.gen_tokens < 0) throw CliError("--prompt-tokens and --gen-tokens must be >= 0");
+  if (a.prompt_tokens == 0 && a.gen_tokens == 0) {
+    throw CliError("--prompt-tokens and --gen-tokens are both 0: nothing to measure");
+  }
+  if (!a.concurrency.empty() && (a.prompt_tokens < 1 || a.gen_tokens < 1)) {
+    throw CliError("--concurrency needs --prompt-tokens and --gen-tokens >= 1");
+  }
+  const bool run_pp = a.prompt_tokens > 0, run_tg = a.gen_tokens > 0;
   const int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const auto levels = a.concurrency.empty() ? std::vector<int>{} : parse_levels(a.concurrency);
   const auto model = em::Model::load(a.model);
@@ -240,19 +249,20 @@ void run_bench_engine(const BenchEngineArgs& a) {
   }
   std::mt19937 rng(42);
 
-  em::Context ctx(model, {.n_threads = threads, .n_ctx = a.prompt_tokens + a.gen_tokens + 1});
-  prefill(ctx, 1, std::min(a.prompt_tokens, 16), rng);  // warm-up (page faults, caches)
+  constexpr int kWarmUp = 16;
+  em::Context ctx(model, {.n_threads = threads, .n_ctx = std::max(a.prompt_tokens, kWarmUp) + a.gen_tokens + 1});
+  prefill(ctx, 1, run_pp ? std::min(a.prompt_tokens, kWarmUp) : kWarmUp, rng);  // page faults, caches
   ctx.cache().remove(0);
   // The prompt rate: the mean of the repetitions' rates, as llama-bench's.
   std::vector<double> pp_reps;
-  for (int r = 0; r < a.reps; ++r) {
+  for (int r = 0; run_pp && r < a.reps; ++r) {
     ctx.cache().remove(0);
     const auto t0 = Clock::now();
     prefill(ctx, 1, a.prompt_tokens, rng);
     pp_reps.push_back(a.prompt_tokens / seconds_since(t0));
   }
   const double pp = mean(pp_reps);
-  const Generation gen = measure_generation(ctx, threads, a.gen_tokens, a.reps);
+  const Generation gen = run_tg ? measure_generation(ctx, threads, a.gen_tokens, a.reps) : Generation{};
   const double tg = gen.tok_s;
   const double gbps = gen.gbps;
   const double roofline = gbps * 1e9 / static_cast<double>(per_token);
@@ -264,19 +274,23 @@ void run_bench_engine(const BenchEngineArgs& a) {
     boost::json::object o;
     o["model"] = a.model;
     o["threads"] = threads;
-    o["pp_tok_s"] = pp;
-    o["tg_tok_s"] = tg;
-    o["mem_read_gbps"] = gbps;
     const auto array = [](const std::vector<double>& v) {
       boost::json::array out;
       for (double x : v) out.push_back(x);
       return out;
     };
-    o["pp_tok_s_reps"] = array(pp_reps);
-    o["tg_tok_s_reps"] = array(gen.rep_tok_s);
-    o["mem_read_gbps_samples"] = array(gen.gbps_samples);
-    o["tg_segment_tok_s"] = array(gen.segment_tok_s);
-    o["roofline_tg_tok_s"] = roofline;
+    if (run_pp) {
+      o["pp_tok_s"] = pp;
+      o["pp_tok_s_reps"] = array(pp_reps);
+    }
+    if (run_tg) {
+      o["tg_tok_s"] = tg;
+      o["tg_tok_s_reps"] = array(gen.rep_tok_s);
+      o["mem_read_gbps"] = gbps;
+      o["mem_read_gbps_samples"] = array(gen.gbps_samples);
+      o["tg_segment_tok_s"] = array(gen.segment_tok_s);
+      o["roofline_tg_tok_s"] = roofline;
+    }
     boost::json::array arr;
     for (const auto& r : results) {
       arr.push_back(boost::json::object{{"c", r.c}, {"tg_tok_s", r.tg_tok_s},
@@ -291,12 +305,14 @@ void run_bench_engine(const BenchEngineArgs& a) {
   }
   fmt::print("model        {}\nthreads      {}\n", a.model, threads);
   const std::string of_reps = a.reps > 1 ? fmt::format(" (mean of {} runs)", a.reps) : "";
-  fmt::print("pp{:<10} {:.1f} tok/s{}\ntg{:<10} {:.1f} tok/s{}\n", a.prompt_tokens, pp, of_reps,
-             a.gen_tokens, tg, of_reps);
-  const auto [lo, hi] = std::minmax_element(gen.gbps_samples.begin(), gen.gbps_samples.end());
-  fmt::print("memory read  {:.1f} GB/s (probed {} times through tg: {:.1f}-{:.1f}); weights per token "
-             "{:.1f} MiB; decode roofline {:.1f} tok/s (tg at {:.0f}%)\n", gbps, gen.gbps_samples.size(),
-             *lo, *hi, static_cast<double>(per_token) / (1 << 20), roofline, 100 * tg / roofline);
+  if (run_pp) fmt::print("pp{:<10} {:.1f} tok/s{}\n", a.prompt_tokens, pp, of_reps);
+  if (run_tg) {
+    fmt::print("tg{:<10} {:.1f} tok/s{}\n", a.gen_tokens, tg, of_reps);
+    const auto [lo, hi] = std::minmax_element(gen.gbps_samples.begin(), gen.gbps_samples.end());
+    fmt::print("memory read  {:.1f} GB/s (probed {} times through tg: {:.1f}-{:.1f}); weights per token "
+               "{:.1f} MiB; decode roofline {:.1f} tok/s (tg at {:.0f}%)\n", gbps, gen.gbps_samples.size(),
+               *lo, *hi, static_cast<double>(per_token) / (1 << 20), roofline, 100 * tg / roofline);
+  }
   if (!results.empty()) {
     fmt::print("{:>4} {:>10} {:>13} {:>13} {:>12} {:>12}\n", "c", "tg tok/s", "ttft p50 ms",
                "ttft p99 ms", "itl p50 ms", "itl p99 ms");
@@ -315,8 +331,10 @@ void add_bench_engine(CLI::App& bench) {
       "engine", "Local engine speed: prompt processing, generation, memory roofline, batching");
   cmd->add_option("--model", args->model, "GGUF model file")->required();
   cmd->add_option("--threads", args->threads, "Compute threads (default: all cores)")->check(CLI::PositiveNumber);
-  cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length (default 512)")->check(CLI::PositiveNumber);
-  cmd->add_option("--gen-tokens", args->gen_tokens, "Generated tokens (default 128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length (default 512; 0: no prompt test)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--gen-tokens", args->gen_tokens, "Generated tokens (default 128; 0: no generation test)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--reps", args->reps, "Repetitions of the prompt and generation runs, rates averaged (default 1)")
       ->check(CLI::Range(1, 100));
   cmd->add_option("--concurrency", args->concurrency,

@@ -131,9 +131,31 @@ TEST(LocalCli, BenchEngineProbesTheBandwidthThroughTheGeneration) {
   EXPECT_GT(bytes, 1e5);
   EXPECT_LT(bytes, 1e9);
 
-  const auto bad = run_cli({"bench", "engine", "--model", fixture("qwen2-f16.gguf"), "--gen-tokens", "0"});
-  EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.err.find("--gen-tokens"), std::string::npos) << bad.err;
+  // Either test can be left out; not both, and not with --concurrency.
+  const auto tg_only = run_cli({"bench", "engine", "--model", fixture("qwen2-f16.gguf"), "--threads", "1",
+                                "--prompt-tokens", "0", "--gen-tokens", "4", "--json"});
+  ASSERT_EQ(tg_only.exit_code, 0) << tg_only.err;
+  const auto tg_doc = boost::json::parse(tg_only.out).as_object();
+  EXPECT_FALSE(tg_doc.contains("pp_tok_s"));
+  EXPECT_GT(tg_doc.at("tg_tok_s").as_double(), 0);
+  EXPECT_GT(tg_doc.at("roofline_tg_tok_s").as_double(), 0);
+  const auto pp_only = run_cli({"bench", "engine", "--model", fixture("qwen2-f16.gguf"), "--threads", "1",
+                                "--prompt-tokens", "4", "--gen-tokens", "0", "--json"});
+  ASSERT_EQ(pp_only.exit_code, 0) << pp_only.err;
+  const auto pp_doc = boost::json::parse(pp_only.out).as_object();
+  EXPECT_GT(pp_doc.at("pp_tok_s").as_double(), 0);
+  EXPECT_FALSE(pp_doc.contains("tg_tok_s"));
+  EXPECT_FALSE(pp_doc.contains("mem_read_gbps"));
+  for (const std::vector<std::string>& bad_args :
+       {std::vector<std::string>{"--prompt-tokens", "0", "--gen-tokens", "0"},
+        std::vector<std::string>{"--prompt-tokens", "0", "--concurrency", "2"},
+        std::vector<std::string>{"--gen-tokens", "-1"}}) {
+    std::vector<std::string> args = {"bench", "engine", "--model", fixture("qwen2-f16.gguf")};
+    args.insert(args.end(), bad_args.begin(), bad_args.end());
+    const auto bad = run_cli(args);
+    EXPECT_NE(bad.exit_code, 0) << bad_args[1];
+    EXPECT_NE(bad.err.find("tokens"), std::string::npos) << bad.err;
+  }
 }
 
 }  // namespace
