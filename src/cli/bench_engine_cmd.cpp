@@ -1,9 +1,10 @@
 // `llmux bench engine --model FILE.gguf [--threads N] [--prompt-tokens 512] [--gen-tokens 128]
-// [--reps 1] [--concurrency 1,2,4,8,16] [--json]` (DESIGN.md, "Command-line contract"): prompt processing
-// and generation speed of the in-process engine, the machine's memory read bandwidth and the
-// decode roofline (bandwidth / weight bytes read per token), and, per --concurrency level, that
-// many requests submitted at once to the continuous-batching scheduler the local provider uses:
-// aggregate generation speed, time to first token and inter-token latency percentiles.
+// [--reps 1] [--concurrency 1,2,4,8,16] [--json]` (DESIGN.md, "Command-line contract"): prompt
+// processing and generation speed of the in-process engine, the machine's memory read
+// bandwidth and the decode roofline (bandwidth / weight bytes read per token), and, per
+// --concurrency level, that many requests submitted at once to the continuous-batching
+// scheduler the local provider uses: aggregate generation speed, time to first token and
+// inter-token latency percentiles.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -32,7 +33,6 @@ namespace {
 
 namespace em = engine::model;
 using Clock = std::chrono::steady_clock;
-
 
 struct BenchEngineArgs {
   std::string model;
